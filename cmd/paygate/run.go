@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/paygate/paygate/internal/config"
+	"github.com/paygate/paygate/internal/connectors/sandbox"
+	"github.com/paygate/paygate/internal/httpapi"
+	"github.com/paygate/paygate/internal/logging"
+	"github.com/paygate/paygate/internal/merchants"
+	"github.com/paygate/paygate/internal/openapi"
+	"github.com/paygate/paygate/internal/payments"
+	"github.com/paygate/paygate/internal/store"
+)
+
+// version is stamped at build time: -ldflags "-X main.version=…".
+var version = "dev"
+
+const usage = `usage: paygate <command>
+
+commands:
+  serve                      run the API server
+  migrate                    apply database migrations
+  merchants create --name N  create a merchant and print its secret key
+  healthcheck                exit 0 when the server at PAYGATE_ADDR is ready
+  version                    print the version
+
+Configuration is read from PAYGATE_* environment variables; see the README.`
+
+// run is the whole program, callable from tests.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) < 2 {
+		fmt.Fprintln(stderr, usage)
+		return errors.New("no command given")
+	}
+	cmd, rest := args[1], args[2:]
+	if cmd == "version" {
+		fmt.Fprintln(stdout, "paygate", version)
+		return nil
+	}
+	if cmd == "help" || cmd == "-h" || cmd == "--help" {
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, cfg, stdout, stderr)
+	case "migrate":
+		return migrate(ctx, cfg, stdout)
+	case "merchants":
+		if len(rest) == 0 || rest[0] != "create" {
+			return errors.New("usage: paygate merchants create --name NAME [--live]")
+		}
+		return createMerchant(ctx, cfg, rest[1:], stdout, stderr)
+	case "healthcheck":
+		return healthcheck(ctx, cfg)
+	}
+	fmt.Fprintln(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+func openDB(ctx context.Context, cfg config.Config, doMigrate bool) (*store.DB, error) {
+	db, err := store.Open(ctx, cfg.DatabaseURL, store.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	if doMigrate {
+		if _, err := db.Migrate(ctx); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	return db, nil
+}
+
+func migrate(ctx context.Context, cfg config.Config, stdout io.Writer) error {
+	db, err := openDB(ctx, cfg, false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	n, err := db.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "applied %d migration(s)\n", n)
+	return nil
+}
+
+func createMerchant(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("merchants create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	name := fs.String("name", "", "merchant name")
+	live := fs.Bool("live", false, "issue a live-mode key (sk_live_…)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if strings.TrimSpace(*name) == "" {
+		return errors.New("merchants create: --name is required")
+	}
+	db, err := openDB(ctx, cfg, cfg.AutoMigrate)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	m := merchants.NewMerchant(strings.TrimSpace(*name), *live, payments.Now())
+	if err := db.CreateMerchant(ctx, m); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "merchant_id: %s\nsecret_key: %s\n", m.ID, m.APIKey.Secret)
+	return nil
+}
+
+func healthcheck(ctx context.Context, cfg config.Config) error {
+	host, port, _ := net.SplitHostPort(cfg.Addr)
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	scheme := "http"
+	client := &http.Client{Timeout: 3 * time.Second}
+	if cfg.TLSCertFile != "" {
+		scheme = "https"
+		// The check talks to this very server, usually by an address its
+		// certificate does not name.
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}} //nolint:gosec
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+net.JoinHostPort(host, port)+"/readyz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: /readyz answered %d", resp.StatusCode)
+	}
+	return nil
+}
+
+func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) error {
+	log := logging.New(stderr, cfg.LogLevel, cfg.LogFormat)
+	keyring, keyFile, created, err := cfg.Keyring()
+	if err != nil {
+		return err
+	}
+	if created {
+		log.Warn("generated a development key file for card data; keep it beside the database", "file", keyFile)
+	}
+	doc, err := openapi.JSON()
+	if err != nil {
+		return err
+	}
+	db, err := openDB(ctx, cfg, cfg.AutoMigrate)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if !cfg.Production() {
+		if err := createDemoMerchant(ctx, db, stdout); err != nil {
+			return err
+		}
+	}
+	connector := sandbox.New(cfg.PublicURL)
+	pay := payments.NewService(db, connector, keyring, log)
+	handler := httpapi.NewServer(log, httpapi.Config{AdminToken: cfg.AdminToken, OpenAPI: doc}, pay, db, db)
+
+	srv := &http.Server{
+		Addr:              cfg.Addr,
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12},
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	log.Info("paygate listening", "addr", ln.Addr().String(), "env", cfg.Env, "database", db.Backend(), "version", version)
+	errc := make(chan error, 1)
+	go func() {
+		if cfg.TLSCertFile != "" {
+			errc <- srv.ServeTLS(ln, cfg.TLSCertFile, cfg.TLSKeyFile)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// createDemoMerchant gives a newcomer a key on the first start of an empty
+// development database. The key is printed once and stored only hashed.
+func createDemoMerchant(ctx context.Context, db *store.DB, stdout io.Writer) error {
+	n, err := db.CountMerchants(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	m := merchants.NewMerchant("Demo merchant", false, payments.Now())
+	if err := db.CreateMerchant(ctx, m); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nCreated a demo merchant (%s). Its test secret key, shown only this once:\n\n    %s\n\n", m.ID, m.APIKey.Secret)
+	return nil
+}

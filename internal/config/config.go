@@ -1,0 +1,208 @@
+// Package config reads paygate's configuration from environment variables
+// and validates it, so that a wrong value stops the server at start with
+// one line naming the variable.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/paygate/paygate/internal/logging"
+	"github.com/paygate/paygate/internal/vault"
+)
+
+// Config is the validated configuration.
+type Config struct {
+	Addr           string
+	DatabaseURL    string
+	Env            string
+	AdminToken     string
+	EncryptionKeys string
+	FingerprintKey string
+	LogLevel       slog.Level
+	LogFormat      string
+	TLSCertFile    string
+	TLSKeyFile     string
+	PublicURL      string
+	AutoMigrate    bool
+	AllowSQLite    bool
+}
+
+// Production reports whether the production checks apply.
+func (c Config) Production() bool { return c.Env == "production" }
+
+// SQLitePath is the database file when the database is SQLite, else "".
+func (c Config) SQLitePath() string {
+	if p, ok := strings.CutPrefix(c.DatabaseURL, "sqlite:"); ok {
+		return strings.TrimPrefix(p, "//")
+	}
+	return ""
+}
+
+// VarError is a configuration error about one variable.
+type VarError struct {
+	Var string
+	Msg string
+}
+
+func (e *VarError) Error() string { return e.Var + ": " + e.Msg }
+
+func bad(name, format string, args ...any) error {
+	return &VarError{Var: name, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Load reads and validates the configuration.
+func Load(getenv func(string) string) (Config, error) {
+	get := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := Config{
+		Addr:           get("PAYGATE_ADDR", "127.0.0.1:8080"),
+		DatabaseURL:    get("PAYGATE_DATABASE_URL", "sqlite:paygate.db"),
+		Env:            get("PAYGATE_ENV", "development"),
+		AdminToken:     getenv("PAYGATE_ADMIN_TOKEN"),
+		EncryptionKeys: get("PAYGATE_ENCRYPTION_KEYS", ""),
+		FingerprintKey: get("PAYGATE_FINGERPRINT_KEY", ""),
+		LogFormat:      get("PAYGATE_LOG_FORMAT", "json"),
+		TLSCertFile:    get("PAYGATE_TLS_CERT_FILE", ""),
+		TLSKeyFile:     get("PAYGATE_TLS_KEY_FILE", ""),
+		PublicURL:      strings.TrimSuffix(get("PAYGATE_PUBLIC_URL", ""), "/"),
+	}
+	var err error
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return c, bad("PAYGATE_ADDR", "must be host:port, like 127.0.0.1:8080 (%v)", err)
+	}
+	if c.Env != "development" && c.Env != "production" {
+		return c, bad("PAYGATE_ENV", "must be development or production, not %q", c.Env)
+	}
+	if !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") &&
+		!strings.HasPrefix(c.DatabaseURL, "sqlite:") {
+		return c, bad("PAYGATE_DATABASE_URL", `must start with "postgres://" or "sqlite:"`)
+	}
+	if strings.HasPrefix(c.DatabaseURL, "sqlite:") && c.SQLitePath() == "" {
+		return c, bad("PAYGATE_DATABASE_URL", "sqlite: needs a file path, like sqlite:paygate.db")
+	}
+	if c.LogLevel, err = logging.ParseLevel(get("PAYGATE_LOG_LEVEL", "info")); err != nil {
+		return c, bad("PAYGATE_LOG_LEVEL", "%v", err)
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		return c, bad("PAYGATE_LOG_FORMAT", "must be json or text, not %q", c.LogFormat)
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return c, bad("PAYGATE_TLS_CERT_FILE", "PAYGATE_TLS_CERT_FILE and PAYGATE_TLS_KEY_FILE go together")
+	}
+	for name, f := range map[string]string{"PAYGATE_TLS_CERT_FILE": c.TLSCertFile, "PAYGATE_TLS_KEY_FILE": c.TLSKeyFile} {
+		if f != "" {
+			if _, err := os.Stat(f); err != nil {
+				return c, bad(name, "cannot read %s", f)
+			}
+		}
+	}
+	if c.AutoMigrate, err = parseBool(get("PAYGATE_AUTO_MIGRATE", "true")); err != nil {
+		return c, bad("PAYGATE_AUTO_MIGRATE", "%v", err)
+	}
+	if c.AllowSQLite, err = parseBool(get("PAYGATE_ALLOW_SQLITE_IN_PRODUCTION", "false")); err != nil {
+		return c, bad("PAYGATE_ALLOW_SQLITE_IN_PRODUCTION", "%v", err)
+	}
+	if c.PublicURL == "" {
+		scheme := "http"
+		if c.TLSCertFile != "" {
+			scheme = "https"
+		}
+		c.PublicURL = scheme + "://" + c.Addr
+	} else if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return c, bad("PAYGATE_PUBLIC_URL", "must be an absolute http or https URL")
+	}
+	if c.EncryptionKeys != "" {
+		k, err := vault.ParseKeyring(c.EncryptionKeys, c.FingerprintKey)
+		if err != nil {
+			name := "PAYGATE_ENCRYPTION_KEYS"
+			if strings.HasPrefix(err.Error(), "fingerprint") {
+				name = "PAYGATE_FINGERPRINT_KEY"
+			}
+			return c, bad(name, "%v", err)
+		}
+		if c.Production() {
+			if weak := k.Weak(); weak != "" {
+				return c, bad("PAYGATE_ENCRYPTION_KEYS", "%s", weak)
+			}
+		}
+	}
+	if c.Production() {
+		switch {
+		case c.EncryptionKeys == "":
+			return c, bad("PAYGATE_ENCRYPTION_KEYS", "required in production: ID:BASE64KEY with a 32-byte key (openssl rand -base64 32)")
+		case c.AdminToken == "":
+			return c, bad("PAYGATE_ADMIN_TOKEN", "required in production")
+		case len(c.AdminToken) < 32:
+			return c, bad("PAYGATE_ADMIN_TOKEN", "too weak: use at least 32 random characters (openssl rand -hex 32)")
+		case c.SQLitePath() != "" && !c.AllowSQLite:
+			return c, bad("PAYGATE_DATABASE_URL", "SQLite is not for production; use PostgreSQL, or set PAYGATE_ALLOW_SQLITE_IN_PRODUCTION=true")
+		}
+	}
+	return c, nil
+}
+
+func parseBool(s string) (bool, error) {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return false, fmt.Errorf("must be true or false, not %q", s)
+	}
+	return b, nil
+}
+
+// Keyring returns the card-data key ring. In development without
+// PAYGATE_ENCRYPTION_KEYS it reads, or on first use creates, a key file
+// beside the SQLite database (or paygate.keys for PostgreSQL); created tells
+// whether it was made now.
+func (c Config) Keyring() (k *vault.Keyring, keyFile string, created bool, err error) {
+	if c.EncryptionKeys != "" {
+		k, err := vault.ParseKeyring(c.EncryptionKeys, c.FingerprintKey)
+		return k, "", false, err
+	}
+	if c.Production() {
+		return nil, "", false, bad("PAYGATE_ENCRYPTION_KEYS", "required in production")
+	}
+	keyFile = "paygate.keys"
+	if p := c.SQLitePath(); p != "" {
+		keyFile = p + ".keys"
+	}
+	b, err := os.ReadFile(keyFile)
+	if errors.Is(err, os.ErrNotExist) {
+		b = []byte("keys=dev1:" + vault.NewKey() + "\nfingerprint=" + vault.NewKey() + "\n")
+		if dir := filepath.Dir(keyFile); dir != "." {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, keyFile, false, err
+			}
+		}
+		if err := os.WriteFile(keyFile, b, 0o600); err != nil {
+			return nil, keyFile, false, fmt.Errorf("write key file: %w", err)
+		}
+		created = true
+	} else if err != nil {
+		return nil, keyFile, false, fmt.Errorf("read key file: %w", err)
+	}
+	var spec, fp string
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "keys="); ok {
+			spec = strings.TrimSpace(v)
+		} else if v, ok := strings.CutPrefix(line, "fingerprint="); ok {
+			fp = strings.TrimSpace(v)
+		}
+	}
+	k, err = vault.ParseKeyring(spec, fp)
+	if err != nil {
+		return nil, keyFile, false, fmt.Errorf("key file %s: %w", keyFile, err)
+	}
+	return k, keyFile, created, nil
+}

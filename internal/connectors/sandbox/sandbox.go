@@ -1,0 +1,209 @@
+// Package sandbox is a simulated card processor with deterministic test
+// cards and wallet tokens, so that paygate works and is testable offline.
+//
+// It remembers every operation by its reference, as a real processor does,
+// so a repeated reference returns the first answer and Lookup finds it.
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"sync"
+
+	"github.com/paygate/paygate/internal/connectors"
+)
+
+// Outcomes of the test cards, by full number.
+var cardOutcomes = map[string]connectors.Result{
+	"4000000000000002": declined("card_declined", "generic_decline", "Your card was declined."),
+	"4000000000009995": declined("card_declined", "insufficient_funds", "Your card has insufficient funds."),
+	"4000000000000069": declined("expired_card", "expired_card", "Your card has expired."),
+	"4000000000000127": declined("incorrect_cvc", "incorrect_cvc", "Your card's security code is incorrect."),
+	"4000000000000119": {Outcome: connectors.Failed, FailureCode: "processing_error", DeclineCode: "processing_error", Message: "An error occurred while processing your card. Try again in a little bit."},
+}
+
+const (
+	threeDSCard      = "4000000000003220"
+	refundFailCard   = "4000000000005126"
+	walletDeclineTok = "tok_wallet_declined"
+)
+
+func declined(code, decline, msg string) connectors.Result {
+	return connectors.Result{Outcome: connectors.Declined, FailureCode: code, DeclineCode: decline, Message: msg}
+}
+
+// Connector is the sandbox processor. The zero value is not usable; call New.
+type Connector struct {
+	baseURL string
+
+	mu    sync.Mutex
+	ops   map[string]connectors.Result // by reference
+	auths map[string]*authorization    // by processor id
+}
+
+type authorization struct {
+	amount, captured, refunded int64
+	voided                     bool
+	refundsFail                bool
+}
+
+// New returns a sandbox whose authentication pages live under baseURL
+// (paygate's public URL).
+func New(baseURL string) *Connector {
+	return &Connector{baseURL: baseURL, ops: map[string]connectors.Result{}, auths: map[string]*authorization{}}
+}
+
+// Name implements connectors.Connector.
+func (c *Connector) Name() string { return "sandbox" }
+
+// DecodeWallet tells which card a wallet token stands for; paypal has none.
+func (c *Connector) DecodeWallet(walletType, token string) (brand, funding, last4 string, ok bool) {
+	switch walletType {
+	case "apple_pay", "google_pay":
+		last4 = "4242"
+		if token == walletDeclineTok {
+			last4 = "0002"
+		}
+		return "visa", "credit", last4, true
+	}
+	return "", "", "", false
+}
+
+// remember runs op once per reference and stores its result.
+func (c *Connector) remember(ref string, op func() connectors.Result) connectors.Result {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r, ok := c.ops[ref]; ok {
+		return r
+	}
+	r := op()
+	c.ops[ref] = r
+	return r
+}
+
+func newProcessorID(prefix string) string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// Authorize implements connectors.Connector.
+func (c *Connector) Authorize(ctx context.Context, req connectors.AuthorizeRequest) (connectors.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return connectors.Result{}, err
+	}
+	return c.remember(req.Reference, func() connectors.Result {
+		refundsFail := false
+		switch {
+		case req.Method.Card != nil:
+			n := req.Method.Card.Number
+			if r, ok := cardOutcomes[n]; ok {
+				return r
+			}
+			if n == threeDSCard {
+				return c.actionRequired(req.Reference)
+			}
+			refundsFail = n == refundFailCard
+		case req.Method.Wallet != nil:
+			w := req.Method.Wallet
+			if w.Type == "paypal" {
+				return c.actionRequired(req.Reference)
+			}
+			if w.Token != "tok_apple_pay" && w.Token != "tok_google_pay" {
+				return declined("card_declined", "generic_decline", "The wallet payment was declined.")
+			}
+		default:
+			return connectors.Result{Outcome: connectors.Failed, FailureCode: "processing_error", Message: "No payment method."}
+		}
+		id := newProcessorID("auth_")
+		a := &authorization{amount: req.Amount, refundsFail: refundsFail}
+		if req.Capture {
+			a.captured = req.Amount
+		}
+		c.auths[id] = a
+		return connectors.Result{Outcome: connectors.Succeeded, ProcessorID: id, Amount: req.Amount}
+	}), nil
+}
+
+func (c *Connector) actionRequired(ref string) connectors.Result {
+	return connectors.Result{
+		Outcome:     connectors.ActionRequired,
+		RedirectURL: c.baseURL + "/sandbox/authenticate/" + url.PathEscape(ref),
+	}
+}
+
+// Capture implements connectors.Connector.
+func (c *Connector) Capture(ctx context.Context, req connectors.CaptureRequest) (connectors.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return connectors.Result{}, err
+	}
+	return c.remember(req.Reference, func() connectors.Result {
+		a, ok := c.auths[req.ProcessorID]
+		switch {
+		case !ok:
+			return failed("No such authorization.")
+		case a.voided || a.captured > 0:
+			return failed("The authorization is no longer open.")
+		case req.Amount > a.amount:
+			return failed(fmt.Sprintf("Cannot capture more than the %d authorized.", a.amount))
+		}
+		a.captured = req.Amount
+		return connectors.Result{Outcome: connectors.Succeeded, ProcessorID: newProcessorID("cap_"), Amount: req.Amount}
+	}), nil
+}
+
+// Void implements connectors.Connector.
+func (c *Connector) Void(ctx context.Context, req connectors.VoidRequest) (connectors.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return connectors.Result{}, err
+	}
+	return c.remember(req.Reference, func() connectors.Result {
+		a, ok := c.auths[req.ProcessorID]
+		if !ok || a.captured > 0 {
+			return failed("The authorization cannot be voided.")
+		}
+		a.voided = true
+		return connectors.Result{Outcome: connectors.Succeeded, ProcessorID: newProcessorID("void_")}
+	}), nil
+}
+
+// Refund implements connectors.Connector.
+func (c *Connector) Refund(ctx context.Context, req connectors.RefundRequest) (connectors.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return connectors.Result{}, err
+	}
+	return c.remember(req.Reference, func() connectors.Result {
+		a, ok := c.auths[req.ProcessorID]
+		switch {
+		case !ok:
+			return failed("No such authorization.")
+		case a.refundsFail:
+			return connectors.Result{Outcome: connectors.Failed, FailureCode: "refund_failed", Message: "The refund was refused by the card issuer."}
+		case a.refunded+req.Amount > a.captured:
+			return failed("Cannot refund more than was captured.")
+		}
+		a.refunded += req.Amount
+		return connectors.Result{Outcome: connectors.Succeeded, ProcessorID: newProcessorID("ref_"), Amount: req.Amount}
+	}), nil
+}
+
+// Lookup implements connectors.Connector.
+func (c *Connector) Lookup(ctx context.Context, reference string) (connectors.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return connectors.Result{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.ops[reference]
+	if !ok {
+		return connectors.Result{}, connectors.ErrNotFound
+	}
+	return r, nil
+}
+
+func failed(msg string) connectors.Result {
+	return connectors.Result{Outcome: connectors.Failed, FailureCode: "processing_error", Message: msg}
+}

@@ -1,0 +1,52 @@
+// Package events defines the event log: one record per state change,
+// written in the same transaction as the change it reports.
+package events
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/paygate/paygate/internal/ids"
+)
+
+// Types of events.
+const (
+	PaymentCreated         = "payment.created"
+	PaymentRequiresAction  = "payment.requires_action"
+	PaymentRequiresCapture = "payment.requires_capture"
+	PaymentSucceeded       = "payment.succeeded"
+	PaymentFailed          = "payment.failed"
+	PaymentCanceled        = "payment.canceled"
+	RefundCreated          = "refund.created"
+	RefundSucceeded        = "refund.succeeded"
+	RefundFailed           = "refund.failed"
+)
+
+// Event is one entry of the log, as the API shows it.
+type Event struct {
+	ID         string    `json:"id"`
+	Object     string    `json:"object"`
+	Type       string    `json:"type"`
+	CreatedAt  time.Time `json:"created_at"`
+	Livemode   bool      `json:"livemode"`
+	Data       Data      `json:"data"`
+	MerchantID string    `json:"-"`
+	ObjectID   string    `json:"-"`
+}
+
+// Data holds a snapshot of the object after the change.
+type Data struct {
+	Object json.RawMessage `json:"object"`
+}
+
+// New snapshots obj (rendered as the API renders it) into an event.
+func New(merchantID, typ, objectID string, livemode bool, obj any, now time.Time) (Event, error) {
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return Event{}, err
+	}
+	return Event{
+		ID: ids.New(ids.Event), Object: "event", Type: typ, CreatedAt: now, Livemode: livemode,
+		Data: Data{Object: b}, MerchantID: merchantID, ObjectID: objectID,
+	}, nil
+}

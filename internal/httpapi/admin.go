@@ -1,0 +1,76 @@
+package httpapi
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/paygate/paygate/internal/apierror"
+	"github.com/paygate/paygate/internal/merchants"
+	"github.com/paygate/paygate/internal/payments"
+)
+
+type merchantParams struct {
+	Name     *string `json:"name"`
+	Livemode bool    `json:"livemode"`
+}
+
+type keyParams struct {
+	Livemode bool `json:"livemode"`
+}
+
+func handleMerchantCreate(log *slog.Logger, accounts Accounts) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		in, err := decode[merchantParams](w, r)
+		if err != nil {
+			return err
+		}
+		if in.Name == nil || strings.TrimSpace(*in.Name) == "" {
+			return apierror.Missing("name")
+		}
+		if utf8.RuneCountInString(*in.Name) > 200 {
+			return apierror.Invalid("parameter_invalid", "name", "name must be at most 200 characters.")
+		}
+		m := merchants.NewMerchant(strings.TrimSpace(*in.Name), in.Livemode, payments.Now())
+		if err := accounts.CreateMerchant(r.Context(), m); err != nil {
+			return err
+		}
+		log.InfoContext(r.Context(), "merchant created", "merchant_id", m.ID, "api_key_id", m.APIKey.ID, "api_key_prefix", m.APIKey.Prefix)
+		return encode(w, http.StatusCreated, m)
+	})
+}
+
+func handleKeyCreate(log *slog.Logger, accounts Accounts) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		in, err := decode[keyParams](w, r)
+		if err != nil {
+			return err
+		}
+		id := r.PathValue("id")
+		k := merchants.NewKey(id, in.Livemode, payments.Now())
+		if err := accounts.CreateKey(r.Context(), k); errors.Is(err, merchants.ErrNotFound) {
+			return apierror.NotFound("merchant", id)
+		} else if err != nil {
+			return err
+		}
+		log.InfoContext(r.Context(), "api key issued", "merchant_id", id, "api_key_id", k.ID, "api_key_prefix", k.Prefix)
+		return encode(w, http.StatusCreated, k)
+	})
+}
+
+func handleKeyRevoke(log *slog.Logger, accounts Accounts) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		id := r.PathValue("id")
+		k, err := accounts.RevokeKey(r.Context(), id, payments.Now())
+		if errors.Is(err, merchants.ErrNotFound) {
+			return apierror.NotFound("api_key", id)
+		}
+		if err != nil {
+			return err
+		}
+		log.InfoContext(r.Context(), "api key revoked", "merchant_id", k.MerchantID, "api_key_id", k.ID)
+		return encode(w, http.StatusOK, k)
+	})
+}

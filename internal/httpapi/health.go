@@ -1,0 +1,42 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/paygate/paygate/internal/apierror"
+)
+
+type status struct {
+	Status string `json:"status"`
+}
+
+// handleHealthz answers while the process serves: liveness.
+func handleHealthz() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = encode(w, http.StatusOK, status{"ok"})
+	})
+}
+
+// handleReadyz answers 200 only while the database answers: readiness.
+func handleReadyz(log *slog.Logger, db Pinger) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := db.Ping(ctx); err != nil {
+			log.WarnContext(r.Context(), "readiness check failed", "error", err.Error())
+			return &apierror.Error{Kind: apierror.KindUnavailable, Code: "database_unavailable", Message: "The database is unavailable."}
+		}
+		return encode(w, http.StatusOK, status{"ready"})
+	})
+}
+
+// handleOpenAPI serves the OpenAPI document.
+func handleOpenAPI(doc []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(doc)
+	})
+}

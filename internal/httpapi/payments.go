@@ -1,0 +1,218 @@
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/paygate/paygate/internal/apierror"
+	"github.com/paygate/paygate/internal/ids"
+	"github.com/paygate/paygate/internal/payments"
+)
+
+// apiFunc is a handler that returns its error for respondErr to render.
+type apiFunc func(w http.ResponseWriter, r *http.Request) error
+
+func handle(log *slog.Logger, f apiFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := f(w, r); err != nil {
+			respondErr(w, r, log, err)
+		}
+	})
+}
+
+// list is the envelope of every list endpoint.
+type list[T any] struct {
+	Object  string `json:"object"`
+	Data    []T    `json:"data"`
+	HasMore bool   `json:"has_more"`
+	URL     string `json:"url"`
+}
+
+func handlePaymentCreate(log *slog.Logger, pay *payments.Service) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		in, err := decode[payments.CreateParams](w, r)
+		if err != nil {
+			return err
+		}
+		p, err := pay.Create(r.Context(), accountFrom(r.Context()), in)
+		if err != nil {
+			return err
+		}
+		return encode(w, http.StatusCreated, p)
+	})
+}
+
+func handlePaymentGet(log *slog.Logger, pay *payments.Service) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		p, err := pay.Get(r.Context(), accountFrom(r.Context()), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return encode(w, http.StatusOK, p)
+	})
+}
+
+func handlePaymentList(log *slog.Logger, pay *payments.Service) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		q, err := parsePaymentList(r.URL.Query())
+		if err != nil {
+			return err
+		}
+		ps, more, err := pay.List(r.Context(), accountFrom(r.Context()), q)
+		if err != nil {
+			return err
+		}
+		if ps == nil {
+			ps = []*payments.Payment{}
+		}
+		return encode(w, http.StatusOK, list[*payments.Payment]{Object: "list", Data: ps, HasMore: more, URL: "/v1/payments"})
+	})
+}
+
+// parsePaymentList reads the list parameters strictly: an unknown or
+// malformed parameter is a 400 naming it.
+func parsePaymentList(v url.Values) (payments.ListQuery, error) {
+	q := payments.ListQuery{Limit: 10}
+	for name, vals := range v {
+		if len(vals) != 1 {
+			return q, apierror.Invalid("parameter_invalid", name, "%s may be given once.", name)
+		}
+		val := vals[0]
+		switch name {
+		case "limit":
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 1 || n > 100 {
+				return q, apierror.Invalid("parameter_invalid", "limit", "limit must be an integer from 1 to 100.")
+			}
+			q.Limit = n
+		case "starting_after", "ending_before":
+			if !ids.Valid(ids.Payment, val) {
+				return q, apierror.Invalid("parameter_invalid", name, "%s must be a payment id (pay_…).", name)
+			}
+			if name == "starting_after" {
+				q.StartingAfter = val
+			} else {
+				q.EndingBefore = val
+			}
+		case "status":
+			if !payments.Status(val).Valid() {
+				return q, apierror.Invalid("parameter_invalid", "status", "status %q is not a payment status.", truncate(val, 40))
+			}
+			q.Status = payments.Status(val)
+		case "created_gte", "created_lte":
+			t, err := parseTime(val)
+			if err != nil {
+				return q, apierror.Invalid("parameter_invalid", name, "%s must be an RFC 3339 time or Unix seconds.", name)
+			}
+			if name == "created_gte" {
+				q.CreatedGTE = &t
+			} else {
+				q.CreatedLTE = &t
+			}
+		default:
+			return q, apierror.Invalid("parameter_unknown", name, "Received unknown parameter: %s.", truncate(name, 40))
+		}
+	}
+	if q.StartingAfter != "" && q.EndingBefore != "" {
+		return q, apierror.Invalid("parameter_invalid", "ending_before", "Give starting_after or ending_before, not both.")
+	}
+	return q, nil
+}
+
+func parseTime(s string) (time.Time, error) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.Unix(n, 0).UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	return t.UTC(), err
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+func handlePaymentUpdate(log *slog.Logger, pay *payments.Service) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		in, err := decode[payments.UpdateParams](w, r)
+		if err != nil {
+			return err
+		}
+		p, err := pay.Update(r.Context(), accountFrom(r.Context()), r.PathValue("id"), in)
+		if err != nil {
+			return err
+		}
+		return encode(w, http.StatusOK, p)
+	})
+}
+
+func handlePaymentConfirm(log *slog.Logger, pay *payments.Service) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		in, err := decode[payments.ConfirmParams](w, r)
+		if err != nil {
+			return err
+		}
+		p, err := pay.Confirm(r.Context(), accountFrom(r.Context()), r.PathValue("id"), in)
+		if err != nil {
+			return err
+		}
+		return encode(w, http.StatusOK, p)
+	})
+}
+
+func handlePaymentCapture(log *slog.Logger, pay *payments.Service) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		in, err := decode[payments.CaptureParams](w, r)
+		if err != nil {
+			return err
+		}
+		p, err := pay.Capture(r.Context(), accountFrom(r.Context()), r.PathValue("id"), in)
+		if err != nil {
+			return err
+		}
+		return encode(w, http.StatusOK, p)
+	})
+}
+
+func handlePaymentCancel(log *slog.Logger, pay *payments.Service) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		in, err := decode[payments.CancelParams](w, r)
+		if err != nil {
+			return err
+		}
+		p, err := pay.Cancel(r.Context(), accountFrom(r.Context()), r.PathValue("id"), in)
+		if err != nil {
+			return err
+		}
+		return encode(w, http.StatusOK, p)
+	})
+}
+
+func handleMethodCreate(log *slog.Logger, pay *payments.Service) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		in, err := decode[payments.MethodData](w, r)
+		if err != nil {
+			return err
+		}
+		m, err := pay.CreateMethod(r.Context(), accountFrom(r.Context()), &in)
+		if err != nil {
+			return err
+		}
+		return encode(w, http.StatusCreated, m)
+	})
+}
+
+func handleMethodGet(log *slog.Logger, pay *payments.Service) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		m, err := pay.Method(r.Context(), accountFrom(r.Context()), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return encode(w, http.StatusOK, m)
+	})
+}

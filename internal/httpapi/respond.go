@@ -1,0 +1,126 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+
+	"github.com/paygate/paygate/internal/apierror"
+	"github.com/paygate/paygate/internal/logging"
+	"github.com/paygate/paygate/internal/store"
+)
+
+// MaxBodyBytes is the largest request body accepted.
+const MaxBodyBytes = 1 << 20
+
+// encode writes v as the JSON response.
+func encode[T any](w http.ResponseWriter, status int, v T) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// decode reads a strict JSON body into a T: only application/json, at
+// most MaxBodyBytes, no unknown fields, one value. An empty body is {}.
+func decode[T any](w http.ResponseWriter, r *http.Request) (T, error) {
+	var v T
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return v, &apierror.Error{Kind: apierror.KindTooLarge, Code: "body_too_large", Message: "The request body is larger than 1 MiB."}
+		}
+		return v, &apierror.Error{Kind: apierror.KindInvalidRequest, Code: "invalid_body", Message: "The request body could not be read."}
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	} else if ct := r.Header.Get("Content-Type"); ct != "" || len(body) > 0 {
+		mt, _, _ := mime.ParseMediaType(ct)
+		if mt != "application/json" {
+			return v, &apierror.Error{Kind: apierror.KindUnsupportedMedia, Code: "unsupported_media_type", Message: "Send the request body as JSON with Content-Type: application/json."}
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		return v, apierror.FromJSON(err, "")
+	}
+	if dec.More() {
+		return v, &apierror.Error{Kind: apierror.KindInvalidRequest, Code: "invalid_json", Message: "The request body must hold exactly one JSON object."}
+	}
+	if bytes.TrimSpace(body)[0] != '{' {
+		return v, &apierror.Error{Kind: apierror.KindInvalidRequest, Code: "invalid_json", Message: "The request body must be a JSON object."}
+	}
+	return v, nil
+}
+
+// errorBody is the error envelope.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Type        string `json:"type"`
+	Code        string `json:"code,omitempty"`
+	Message     string `json:"message"`
+	Param       string `json:"param,omitempty"`
+	DeclineCode string `json:"decline_code,omitempty"`
+	RequestID   string `json:"request_id,omitempty"`
+}
+
+var kindStatus = map[apierror.Kind]struct {
+	status int
+	typ    string
+}{
+	apierror.KindInvalidRequest:    {http.StatusBadRequest, "invalid_request_error"},
+	apierror.KindAuthentication:    {http.StatusUnauthorized, "authentication_error"},
+	apierror.KindNotFound:          {http.StatusNotFound, "invalid_request_error"},
+	apierror.KindMethodNotAllowed:  {http.StatusMethodNotAllowed, "invalid_request_error"},
+	apierror.KindConflict:          {http.StatusConflict, "invalid_request_error"},
+	apierror.KindTooLarge:          {http.StatusRequestEntityTooLarge, "invalid_request_error"},
+	apierror.KindUnsupportedMedia:  {http.StatusUnsupportedMediaType, "invalid_request_error"},
+	apierror.KindIdempotencyReused: {http.StatusUnprocessableEntity, "idempotency_error"},
+	apierror.KindRateLimited:       {http.StatusTooManyRequests, "rate_limit_error"},
+	apierror.KindUnavailable:       {http.StatusServiceUnavailable, "api_error"},
+	apierror.KindInternal:          {http.StatusInternalServerError, "api_error"},
+}
+
+// respondErr renders err. Errors that are not API errors are logged and
+// shown as a bare 500 (or 503 when the database is unreachable): their text
+// may hold SQL or internals and never reaches the client.
+func respondErr(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	e, ok := apierror.As(err)
+	if !ok {
+		if store.IsUnavailable(err) {
+			log.ErrorContext(r.Context(), "database unavailable", "error", err.Error())
+			e = &apierror.Error{Kind: apierror.KindUnavailable, Code: "database_unavailable", Message: "The database is unavailable; retry later."}
+		} else {
+			log.ErrorContext(r.Context(), "internal error", "error", err.Error())
+			e = &apierror.Error{Kind: apierror.KindInternal, Code: "internal_error", Message: "An internal error occurred; retry later or contact support with the request id."}
+		}
+	}
+	ks := kindStatus[e.Kind]
+	switch e.Kind {
+	case apierror.KindUnavailable:
+		w.Header().Set("Retry-After", "1")
+	case apierror.KindRateLimited:
+		if w.Header().Get("Retry-After") == "" {
+			w.Header().Set("Retry-After", strconv.Itoa(1))
+		}
+	}
+	d := errorDetail{Type: ks.typ, Code: e.Code, Message: e.Message, Param: e.Param}
+	if info := logging.Request(r.Context()); info != nil {
+		d.RequestID = info.ID
+	}
+	_ = encode(w, ks.status, errorBody{Error: d})
+}

@@ -1,0 +1,44 @@
+// Package httpapi is paygate's HTTP interface: routing, authentication,
+// request decoding, error rendering and request logging. Business rules
+// live in the domain packages it calls.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/paygate/paygate/internal/merchants"
+	"github.com/paygate/paygate/internal/payments"
+)
+
+// Config is what the HTTP layer needs to know of the configuration.
+type Config struct {
+	AdminToken string // empty: the admin API is off
+	OpenAPI    []byte // the OpenAPI document, as JSON
+}
+
+// Accounts is the merchant and key storage the API uses.
+type Accounts interface {
+	KeyBySecretHash(ctx context.Context, hash []byte) (*merchants.Key, error)
+	CreateMerchant(ctx context.Context, m *merchants.Merchant) error
+	CreateKey(ctx context.Context, k *merchants.Key) error
+	RevokeKey(ctx context.Context, id string, now time.Time) (*merchants.Key, error)
+}
+
+// Pinger reports whether the database answers.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// NewServer returns the API's root handler.
+func NewServer(log *slog.Logger, cfg Config, pay *payments.Service, accounts Accounts, db Pinger) http.Handler {
+	mux := http.NewServeMux()
+	addRoutes(mux, log, cfg, pay, accounts, db)
+	var h http.Handler = mux
+	h = jsonErrorsForMux(mux, log, h)
+	h = recoverPanics(log, h)
+	h = logRequests(log, h)
+	return h
+}

@@ -1,0 +1,78 @@
+// Package logging builds paygate's structured logger. Every record made
+// with a request's context carries that request's id and merchant, so a
+// line can be tied to the request that caused it.
+package logging
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+)
+
+type ctxKey struct{}
+
+// RequestInfo is what a request's log lines share. The merchant is filled
+// in by authentication, after the request started; the route by the mux.
+type RequestInfo struct {
+	ID         string
+	MerchantID string
+	Route      string
+}
+
+// WithRequest returns a context that carries info.
+func WithRequest(ctx context.Context, info *RequestInfo) context.Context {
+	return context.WithValue(ctx, ctxKey{}, info)
+}
+
+// Request returns the info a context carries, or nil.
+func Request(ctx context.Context) *RequestInfo {
+	info, _ := ctx.Value(ctxKey{}).(*RequestInfo)
+	return info
+}
+
+// ParseLevel parses debug, info, warn or error.
+func ParseLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "", "info":
+		return slog.LevelInfo, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("must be debug, info, warn or error, not %q", s)
+}
+
+// New returns a logger writing format ("json" or "text") to w.
+func New(w io.Writer, level slog.Level, format string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler
+	if format == "text" {
+		h = slog.NewTextHandler(w, opts)
+	} else {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	return slog.New(requestHandler{h})
+}
+
+// requestHandler adds the request id to records made within a request.
+type requestHandler struct{ slog.Handler }
+
+func (h requestHandler) Handle(ctx context.Context, r slog.Record) error {
+	if info := Request(ctx); info != nil {
+		r.AddAttrs(slog.String("request_id", info.ID))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return requestHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h requestHandler) WithGroup(name string) slog.Handler {
+	return requestHandler{h.Handler.WithGroup(name)}
+}

@@ -1,0 +1,39 @@
+// Package openapi holds paygate's OpenAPI 3 document, the contract of the
+// API. The document is written by hand; tests validate every request and
+// response of the end-to-end suite against it, and fail when a route and
+// the document disagree, so the two cannot drift apart.
+package openapi
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+
+	"github.com/getkin/kin-openapi/openapi3"
+)
+
+//go:embed openapi.yaml
+var document []byte
+
+// Load parses and validates the document.
+func Load() (*openapi3.T, error) {
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(document)
+	if err != nil {
+		return nil, fmt.Errorf("openapi: parse: %w", err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		return nil, fmt.Errorf("openapi: invalid document: %w", err)
+	}
+	return doc, nil
+}
+
+// JSON returns the validated document as JSON, as served at /openapi.json.
+func JSON() ([]byte, error) {
+	doc, err := Load()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(doc)
+}

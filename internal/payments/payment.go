@@ -1,0 +1,154 @@
+// Package payments is the payment lifecycle: the Payment and payment-method
+// resources, the state machine that moves a payment between statuses, and
+// the Service that drives payments through a processor connector.
+package payments
+
+import (
+	"time"
+
+	"github.com/paygate/paygate/internal/vault"
+)
+
+// Status of a payment.
+type Status string
+
+// Statuses, in lifecycle order.
+const (
+	RequiresPaymentMethod Status = "requires_payment_method"
+	RequiresConfirmation  Status = "requires_confirmation"
+	RequiresAction        Status = "requires_action"
+	Processing            Status = "processing"
+	RequiresCapture       Status = "requires_capture"
+	Succeeded             Status = "succeeded"
+	Failed                Status = "failed"
+	Canceled              Status = "canceled"
+)
+
+// AllStatuses lists every status.
+var AllStatuses = []Status{RequiresPaymentMethod, RequiresConfirmation, RequiresAction, Processing, RequiresCapture, Succeeded, Failed, Canceled}
+
+// Final reports whether no action can move a payment out of s.
+func (s Status) Final() bool { return s == Succeeded || s == Failed || s == Canceled }
+
+// Valid reports whether s is a known status.
+func (s Status) Valid() bool {
+	for _, v := range AllStatuses {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Capture methods.
+const (
+	CaptureAutomatic = "automatic"
+	CaptureManual    = "manual"
+)
+
+// Operations a payment can have in flight at the connector while it is
+// processing; recorded so that an interrupted one can be finished.
+const (
+	OpAuthorize = "authorize"
+	OpCapture   = "capture"
+	OpVoid      = "void"
+)
+
+// Payment is the payment resource, exactly as the API renders it.
+type Payment struct {
+	ID                 string            `json:"id"`
+	Object             string            `json:"object"`
+	Amount             int64             `json:"amount"`
+	AmountCapturable   int64             `json:"amount_capturable"`
+	AmountReceived     int64             `json:"amount_received"`
+	AmountRefunded     int64             `json:"amount_refunded"`
+	Currency           string            `json:"currency"`
+	Status             Status            `json:"status"`
+	CaptureMethod      string            `json:"capture_method"`
+	Description        string            `json:"description,omitempty"`
+	Metadata           map[string]string `json:"metadata"`
+	PaymentMethod      *Method           `json:"payment_method,omitempty"`
+	NextAction         *NextAction       `json:"next_action,omitempty"`
+	ReturnURL          string            `json:"return_url,omitempty"`
+	FailureCode        string            `json:"failure_code,omitempty"`
+	DeclineCode        string            `json:"decline_code,omitempty"`
+	FailureMessage     string            `json:"failure_message,omitempty"`
+	CancellationReason string            `json:"cancellation_reason,omitempty"`
+	Connector          string            `json:"connector"`
+	Livemode           bool              `json:"livemode"`
+	CreatedAt          time.Time         `json:"created_at"`
+	UpdatedAt          time.Time         `json:"updated_at"`
+	CanceledAt         *time.Time        `json:"canceled_at,omitempty"`
+
+	MerchantID      string `json:"-"`
+	PaymentMethodID string `json:"-"`
+	// Reference sent to the connector with the operation in flight or last
+	// done, and the processor's id of the authorization.
+	ConnectorReference string `json:"-"`
+	ProcessorID        string `json:"-"`
+	// While Status is Processing: which operation is in flight, and for a
+	// capture its amount; Resume is the status to return to if the
+	// connector refuses a capture or void.
+	PendingOperation string `json:"-"`
+	PendingAmount    int64  `json:"-"`
+	ResumeStatus     Status `json:"-"`
+}
+
+// NextAction tells the merchant what the customer must do next.
+type NextAction struct {
+	Type          string         `json:"type"`
+	RedirectToURL *RedirectToURL `json:"redirect_to_url,omitempty"`
+}
+
+// RedirectToURL is where to send the customer, who comes back to ReturnURL.
+type RedirectToURL struct {
+	URL       string `json:"url"`
+	ReturnURL string `json:"return_url,omitempty"`
+}
+
+// Method is a payment method: a card or a wallet. Only non-sensitive card
+// data is ever rendered; the number lives sealed in Secret.
+type Method struct {
+	ID        string         `json:"id"`
+	Object    string         `json:"object"`
+	Type      string         `json:"type"`
+	Card      *CardDetails   `json:"card,omitempty"`
+	Wallet    *WalletDetails `json:"wallet,omitempty"`
+	Livemode  bool           `json:"livemode"`
+	CreatedAt time.Time      `json:"created_at"`
+
+	MerchantID string       `json:"-"`
+	First6     string       `json:"-"`
+	Secret     vault.Sealed `json:"-"`
+}
+
+// CardDetails is what may be shown of a card.
+type CardDetails struct {
+	Brand       string `json:"brand"`
+	Last4       string `json:"last4"`
+	ExpMonth    int    `json:"exp_month"`
+	ExpYear     int    `json:"exp_year"`
+	Funding     string `json:"funding"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+	HolderName  string `json:"holder_name,omitempty"`
+}
+
+// WalletDetails is a wallet and, where the wallet is backed by one, its card.
+type WalletDetails struct {
+	Type string       `json:"type"`
+	Card *CardDetails `json:"card,omitempty"`
+}
+
+// Funding is the funding type of the card behind a method, for logs and
+// metrics; "" for a wallet without a card.
+func (m *Method) Funding() (brand, funding string) {
+	switch {
+	case m == nil:
+		return "", ""
+	case m.Card != nil:
+		return m.Card.Brand, m.Card.Funding
+	case m.Wallet != nil && m.Wallet.Card != nil:
+		return m.Wallet.Card.Brand, m.Wallet.Card.Funding
+	}
+	return "", ""
+}

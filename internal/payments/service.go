@@ -1,0 +1,635 @@
+package payments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/paygate/paygate/internal/apierror"
+	"github.com/paygate/paygate/internal/cards"
+	"github.com/paygate/paygate/internal/connectors"
+	"github.com/paygate/paygate/internal/events"
+	"github.com/paygate/paygate/internal/ids"
+	"github.com/paygate/paygate/internal/vault"
+)
+
+// ErrNotFound is returned by a Store for a missing object, or one that
+// belongs to another merchant.
+var ErrNotFound = errors.New("payments: not found")
+
+// Store is the persistence the service needs. Every method that changes
+// state does so in one transaction, together with the events it is given.
+type Store interface {
+	CreatePayment(ctx context.Context, p *Payment, newMethod *Method, evs []events.Event) error
+	Payment(ctx context.Context, merchantID, id string) (*Payment, error)
+	Payments(ctx context.Context, merchantID string, q ListQuery) ([]*Payment, bool, error)
+	// UpdatePayment locks the payment, lets fn change it, and writes the
+	// payment, fn's new method and events, all or nothing. An error from fn
+	// rolls back and is returned as is.
+	UpdatePayment(ctx context.Context, merchantID, id string, fn func(p *Payment) (Change, error)) (*Payment, error)
+	CreateMethod(ctx context.Context, m *Method) error
+	Method(ctx context.Context, merchantID, id string) (*Method, error)
+}
+
+// Change is what a state change writes beside the payment row.
+type Change struct {
+	NewMethod *Method
+	Events    []events.Event
+}
+
+// ListQuery selects a page of payments, newest first.
+type ListQuery struct {
+	Limit         int
+	StartingAfter string
+	EndingBefore  string
+	Status        Status
+	CreatedGTE    *time.Time
+	CreatedLTE    *time.Time
+}
+
+// Sealer encrypts card data and fingerprints card numbers.
+type Sealer interface {
+	Seal(plaintext []byte, aad string) (vault.Sealed, error)
+	Open(s vault.Sealed, aad string) ([]byte, error)
+	Fingerprint(number string) string
+}
+
+// WalletDecoder is implemented by connectors that can tell which card a
+// wallet token stands for.
+type WalletDecoder interface {
+	DecodeWallet(walletType, token string) (brand, funding, last4 string, ok bool)
+}
+
+// Service runs the payment lifecycle.
+type Service struct {
+	store     Store
+	connector connectors.Connector
+	sealer    Sealer
+	log       *slog.Logger
+	now       func() time.Time
+}
+
+// NewService wires a Service.
+func NewService(store Store, connector connectors.Connector, sealer Sealer, log *slog.Logger) *Service {
+	return &Service{store: store, connector: connector, sealer: sealer, log: log, now: Now}
+}
+
+// Now is the service clock: UTC, at the microsecond precision the
+// databases keep.
+func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// Account is the merchant a call acts for.
+type Account struct {
+	MerchantID string
+	Livemode   bool
+}
+
+// secrets is card data held in memory for one request only.
+type secrets struct {
+	cvc string
+}
+
+// Create creates a payment and, when asked, confirms it at once.
+func (s *Service) Create(ctx context.Context, acct Account, in CreateParams) (*Payment, error) {
+	now := s.now()
+	if err := validateAmount(in.Amount, "amount"); err != nil {
+		return nil, err
+	}
+	cur, err := validateCurrency(in.Currency)
+	if err != nil {
+		return nil, err
+	}
+	if err := errors.Join(validateCaptureMethod(in.CaptureMethod), validateDescription(in.Description),
+		validateMetadata(in.Metadata), validateReturnURL(in.ReturnURL)); err != nil {
+		return nil, firstErr(err)
+	}
+	digits, err := validateMethodRef(in.PaymentMethod, in.Confirm, now)
+	if err != nil {
+		return nil, err
+	}
+	if in.Confirm && in.PaymentMethod == nil {
+		return nil, apierror.Missing("payment_method")
+	}
+	p := &Payment{
+		ID: ids.New(ids.Payment), Object: "payment", Amount: *in.Amount, Currency: cur,
+		Status: RequiresPaymentMethod, CaptureMethod: CaptureAutomatic, Metadata: map[string]string{},
+		Connector: s.connector.Name(), Livemode: acct.Livemode, CreatedAt: now, UpdatedAt: now,
+		MerchantID: acct.MerchantID,
+	}
+	if in.CaptureMethod != nil {
+		p.CaptureMethod = *in.CaptureMethod
+	}
+	if in.Description != nil {
+		p.Description = *in.Description
+	}
+	for k, v := range in.Metadata {
+		if v != "" {
+			p.Metadata[k] = v
+		}
+	}
+	if in.ReturnURL != nil {
+		p.ReturnURL = *in.ReturnURL
+	}
+	var sec secrets
+	var newMethod *Method
+	if in.PaymentMethod != nil {
+		m, isNew, err := s.resolveMethod(ctx, acct, in.PaymentMethod, digits, now)
+		if err != nil {
+			return nil, err
+		}
+		if isNew {
+			newMethod = m
+			if in.PaymentMethod.Inline.Card != nil {
+				sec.cvc = in.PaymentMethod.Inline.Card.CVC
+			}
+		}
+		p.PaymentMethod, p.PaymentMethodID, p.Status = m, m.ID, RequiresConfirmation
+	}
+	ev, err := events.New(p.MerchantID, events.PaymentCreated, p.ID, p.Livemode, p, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.CreatePayment(ctx, p, newMethod, []events.Event{ev}); err != nil {
+		return nil, err
+	}
+	s.logChange(ctx, p, "")
+	if !in.Confirm {
+		return p, nil
+	}
+	return s.confirm(ctx, acct, p.ID, ConfirmParams{}, sec)
+}
+
+func firstErr(err error) error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()[0]
+	}
+	return err
+}
+
+// CreateMethod tokenizes a card or wallet for later use.
+func (s *Service) CreateMethod(ctx context.Context, acct Account, d *MethodData) (*Method, error) {
+	now := s.now()
+	digits, err := ValidateMethod(d, false, "", now)
+	if err != nil {
+		if e, ok := apierror.As(err); ok {
+			e.Param = strings.TrimPrefix(e.Param, ".")
+			e.Message = strings.ReplaceAll(e.Message, "Missing required param: .", "Missing required param: ")
+		}
+		return nil, err
+	}
+	m, err := s.newMethod(acct, d, digits, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.CreateMethod(ctx, m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Method retrieves a payment method.
+func (s *Service) Method(ctx context.Context, acct Account, id string) (*Method, error) {
+	m, err := s.store.Method(ctx, acct.MerchantID, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, apierror.NotFound("payment_method", id)
+	}
+	return m, err
+}
+
+// resolveMethod returns the method a parameter names: an existing one of the
+// merchant's, or a new one built (not yet stored) from inline data.
+func (s *Service) resolveMethod(ctx context.Context, acct Account, mp *MethodParam, digits string, now time.Time) (m *Method, isNew bool, err error) {
+	if mp.Inline == nil {
+		m, err := s.store.Method(ctx, acct.MerchantID, mp.ID)
+		if errors.Is(err, ErrNotFound) {
+			return nil, false, apierror.Invalid("resource_missing", "payment_method", "No such payment_method: '%s'", mp.ID)
+		}
+		return m, false, err
+	}
+	m, err = s.newMethod(acct, mp.Inline, digits, now)
+	return m, true, err
+}
+
+func (s *Service) newMethod(acct Account, d *MethodData, digits string, now time.Time) (*Method, error) {
+	m := &Method{ID: ids.New(ids.PaymentMethod), Object: "payment_method", Type: d.Type, Livemode: acct.Livemode, CreatedAt: now, MerchantID: acct.MerchantID}
+	var secret []byte
+	switch {
+	case d.Card != nil:
+		info := cards.Describe(digits)
+		m.First6 = info.First6
+		m.Card = &CardDetails{Brand: string(info.Brand), Last4: info.Last4, ExpMonth: d.Card.ExpMonth, ExpYear: d.Card.ExpYear,
+			Funding: string(info.Funding), Fingerprint: s.sealer.Fingerprint(digits), HolderName: d.Card.HolderName}
+		secret = []byte(digits)
+	case d.Wallet != nil:
+		m.Wallet = &WalletDetails{Type: d.Wallet.Type}
+		if wd, ok := s.connector.(WalletDecoder); ok {
+			if brand, funding, last4, ok := wd.DecodeWallet(d.Wallet.Type, d.Wallet.Token); ok {
+				m.Wallet.Card = &CardDetails{Brand: brand, Funding: funding, Last4: last4}
+			}
+		}
+		secret = []byte(d.Wallet.Token)
+	}
+	if len(secret) > 0 {
+		sealed, err := s.sealer.Seal(secret, m.ID)
+		if err != nil {
+			return nil, fmt.Errorf("seal payment method: %w", err)
+		}
+		m.Secret = sealed
+	}
+	return m, nil
+}
+
+// Get retrieves a payment.
+func (s *Service) Get(ctx context.Context, acct Account, id string) (*Payment, error) {
+	p, err := s.store.Payment(ctx, acct.MerchantID, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, apierror.NotFound("payment", id)
+	}
+	return p, err
+}
+
+// List returns a page of payments, newest first.
+func (s *Service) List(ctx context.Context, acct Account, q ListQuery) ([]*Payment, bool, error) {
+	return s.store.Payments(ctx, acct.MerchantID, q)
+}
+
+// update runs fn on the locked payment and maps a missing payment to a 404.
+func (s *Service) update(ctx context.Context, acct Account, id string, fn func(p *Payment) (Change, error)) (*Payment, error) {
+	p, err := s.store.UpdatePayment(ctx, acct.MerchantID, id, fn)
+	if errors.Is(err, ErrNotFound) {
+		return nil, apierror.NotFound("payment", id)
+	}
+	return p, err
+}
+
+// Update changes a payment's details; the amount, currency, method and
+// capture method only before confirmation.
+func (s *Service) Update(ctx context.Context, acct Account, id string, in UpdateParams) (*Payment, error) {
+	now := s.now()
+	var cur string
+	var err error
+	if in.Amount != nil {
+		if err := validateAmount(in.Amount, "amount"); err != nil {
+			return nil, err
+		}
+	}
+	if in.Currency != nil {
+		if cur, err = validateCurrency(in.Currency); err != nil {
+			return nil, err
+		}
+	}
+	if err := errors.Join(validateCaptureMethod(in.CaptureMethod), validateDescription(in.Description), validateMetadata(in.Metadata)); err != nil {
+		return nil, firstErr(err)
+	}
+	digits, err := validateMethodRef(in.PaymentMethod, false, now)
+	if err != nil {
+		return nil, err
+	}
+	var method *Method
+	var isNew bool
+	if in.PaymentMethod != nil {
+		if method, isNew, err = s.resolveMethod(ctx, acct, in.PaymentMethod, digits, now); err != nil {
+			return nil, err
+		}
+	}
+	before := Status("")
+	p, err := s.update(ctx, acct, id, func(p *Payment) (Change, error) {
+		before = p.Status
+		restricted := in.Amount != nil || in.Currency != nil || in.PaymentMethod != nil || in.CaptureMethod != nil
+		if restricted && p.Status != RequiresPaymentMethod && p.Status != RequiresConfirmation {
+			return Change{}, apierror.UnexpectedState("You cannot change the amount, currency, payment_method or capture_method of a payment with status %s; only metadata and description.", p.Status)
+		}
+		var ch Change
+		if in.Amount != nil {
+			p.Amount = *in.Amount
+		}
+		if in.Currency != nil {
+			p.Currency = cur
+		}
+		if in.CaptureMethod != nil {
+			p.CaptureMethod = *in.CaptureMethod
+		}
+		if in.Description != nil {
+			p.Description = *in.Description
+		}
+		if in.Metadata != nil {
+			md, err := mergeMetadata(p.Metadata, in.Metadata)
+			if err != nil {
+				return Change{}, err
+			}
+			p.Metadata = md
+		}
+		if method != nil {
+			p.PaymentMethod, p.PaymentMethodID, p.Status = method, method.ID, RequiresConfirmation
+			if isNew {
+				ch.NewMethod = method
+			}
+		}
+		p.UpdatedAt = now
+		return ch, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if p.Status != before {
+		s.logChange(ctx, p, before)
+	}
+	return p, nil
+}
+
+// Confirm authorizes the payment at the connector, and captures it at once
+// when its capture method is automatic.
+func (s *Service) Confirm(ctx context.Context, acct Account, id string, in ConfirmParams) (*Payment, error) {
+	if err := validateReturnURL(in.ReturnURL); err != nil {
+		return nil, err
+	}
+	var sec secrets
+	if in.PaymentMethod != nil && in.PaymentMethod.Inline != nil && in.PaymentMethod.Inline.Card != nil {
+		sec.cvc = in.PaymentMethod.Inline.Card.CVC
+	}
+	return s.confirm(ctx, acct, id, in, sec)
+}
+
+func (s *Service) confirm(ctx context.Context, acct Account, id string, in ConfirmParams, sec secrets) (*Payment, error) {
+	now := s.now()
+	digits, err := validateMethodRef(in.PaymentMethod, true, now)
+	if err != nil {
+		return nil, err
+	}
+	var method *Method
+	var isNew bool
+	if in.PaymentMethod != nil {
+		if method, isNew, err = s.resolveMethod(ctx, acct, in.PaymentMethod, digits, now); err != nil {
+			return nil, err
+		}
+	}
+	// Phase 1: claim the payment for processing, so that exactly one
+	// request authorizes it, and record the reference sent to the connector.
+	var before Status
+	p, err := s.update(ctx, acct, id, func(p *Payment) (Change, error) {
+		before = p.Status
+		var ch Change
+		if method != nil {
+			if p.Status != RequiresPaymentMethod && p.Status != RequiresConfirmation {
+				return Change{}, apierror.UnexpectedState("You cannot confirm a payment with status %s.", p.Status)
+			}
+			p.PaymentMethod, p.PaymentMethodID, p.Status = method, method.ID, RequiresConfirmation
+			if isNew {
+				ch.NewMethod = method
+			}
+		}
+		switch p.Status {
+		case RequiresConfirmation:
+		case RequiresPaymentMethod:
+			return Change{}, apierror.Invalid("parameter_missing", "payment_method", "You cannot confirm this payment because it has no payment method; pass payment_method.")
+		default:
+			return Change{}, apierror.UnexpectedState("You cannot confirm a payment with status %s.", p.Status)
+		}
+		if in.ReturnURL != nil {
+			p.ReturnURL = *in.ReturnURL
+		}
+		p.Status, p.PendingOperation, p.ResumeStatus = Processing, OpAuthorize, RequiresConfirmation
+		p.ConnectorReference = p.ID + ":" + OpAuthorize
+		p.UpdatedAt = now
+		return ch, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.logChange(ctx, p, before)
+
+	cm, err := s.openMethod(p.PaymentMethod, sec)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.connector.Authorize(ctx, connectors.AuthorizeRequest{
+		Reference: p.ConnectorReference, Amount: p.Amount, Currency: p.Currency, Method: cm,
+		ReturnURL: p.ReturnURL, Capture: p.CaptureMethod == CaptureAutomatic,
+	})
+	if err != nil {
+		// The outcome is unknown: the payment stays processing until the
+		// connector is asked again, never marked failed on a guess.
+		s.log.WarnContext(ctx, "connector authorize outcome unknown", "payment_id", p.ID, "error", err.Error())
+		return p, nil
+	}
+	// Phase 2: record the answer with its events.
+	return s.finish(ctx, acct, p.ID, OpAuthorize, res)
+}
+
+// openMethod decrypts what the connector needs; only here does a card
+// number exist in clear after the request that brought it.
+func (s *Service) openMethod(m *Method, sec secrets) (connectors.Method, error) {
+	if m == nil {
+		return connectors.Method{}, errors.New("payment has no payment method")
+	}
+	var secret []byte
+	if len(m.Secret.Data) > 0 {
+		var err error
+		if secret, err = s.sealer.Open(m.Secret, m.ID); err != nil {
+			return connectors.Method{}, fmt.Errorf("open payment method %s: %w", m.ID, err)
+		}
+	}
+	switch {
+	case m.Card != nil:
+		return connectors.Method{Card: &connectors.Card{Number: string(secret), ExpMonth: m.Card.ExpMonth, ExpYear: m.Card.ExpYear, CVC: sec.cvc, HolderName: m.Card.HolderName}}, nil
+	case m.Wallet != nil:
+		return connectors.Method{Wallet: &connectors.Wallet{Type: m.Wallet.Type, Token: string(secret)}}, nil
+	}
+	return connectors.Method{}, errors.New("payment method has neither card nor wallet")
+}
+
+// finish records a connector's answer to the operation in flight. It is
+// idempotent: when the payment no longer waits for op, nothing changes.
+func (s *Service) finish(ctx context.Context, acct Account, id, op string, res connectors.Result) (*Payment, error) {
+	now := s.now()
+	var before Status
+	var opErr error
+	p, err := s.update(ctx, acct, id, func(p *Payment) (Change, error) {
+		before = p.Status
+		if p.Status != Processing || p.PendingOperation != op {
+			return Change{}, nil
+		}
+		evType, err := applyResult(p, op, res, now)
+		if err != nil {
+			opErr = err
+		}
+		var ch Change
+		if evType != "" {
+			ev, err := events.New(p.MerchantID, evType, p.ID, p.Livemode, p, now)
+			if err != nil {
+				return Change{}, err
+			}
+			ch.Events = append(ch.Events, ev)
+		}
+		return ch, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if p.Status != before {
+		s.logChange(ctx, p, before)
+	}
+	if opErr != nil {
+		return nil, opErr
+	}
+	return p, nil
+}
+
+// applyResult is the state machine's processing step: it moves a payment out
+// of processing according to the connector's answer and names the event.
+// A refused capture or void returns the payment to where it was, with an
+// error for the caller.
+func applyResult(p *Payment, op string, res connectors.Result, now time.Time) (string, error) {
+	p.UpdatedAt = now
+	p.PendingOperation = ""
+	resume := p.ResumeStatus
+	p.ResumeStatus = ""
+	switch op {
+	case OpAuthorize:
+		switch res.Outcome {
+		case connectors.Succeeded:
+			p.ProcessorID = res.ProcessorID
+			if p.CaptureMethod == CaptureAutomatic {
+				p.Status, p.AmountReceived, p.AmountCapturable = Succeeded, p.Amount, 0
+				return events.PaymentSucceeded, nil
+			}
+			p.Status, p.AmountCapturable = RequiresCapture, p.Amount
+			return events.PaymentRequiresCapture, nil
+		case connectors.ActionRequired:
+			p.Status = RequiresAction
+			p.NextAction = &NextAction{Type: "redirect_to_url", RedirectToURL: &RedirectToURL{URL: res.RedirectURL, ReturnURL: p.ReturnURL}}
+			return events.PaymentRequiresAction, nil
+		default:
+			p.Status, p.AmountCapturable = Failed, 0
+			p.FailureCode, p.DeclineCode, p.FailureMessage = res.FailureCode, res.DeclineCode, res.Message
+			if p.FailureCode == "" {
+				p.FailureCode = "processing_error"
+			}
+			return events.PaymentFailed, nil
+		}
+	case OpCapture:
+		amount := p.PendingAmount
+		p.PendingAmount = 0
+		if res.Outcome != connectors.Succeeded {
+			p.Status = resume
+			return "", &apierror.Error{Kind: apierror.KindConflict, Code: "capture_failed", Message: "The processor refused the capture: " + res.Message}
+		}
+		// A partial capture releases the rest of the authorization.
+		p.Status, p.AmountReceived, p.AmountCapturable = Succeeded, amount, 0
+		return events.PaymentSucceeded, nil
+	case OpVoid:
+		if res.Outcome != connectors.Succeeded {
+			p.Status = resume
+			return "", &apierror.Error{Kind: apierror.KindConflict, Code: "cancel_failed", Message: "The processor refused to void the authorization: " + res.Message}
+		}
+		p.Status, p.AmountCapturable, p.CanceledAt = Canceled, 0, &now
+		return events.PaymentCanceled, nil
+	}
+	return "", fmt.Errorf("unknown operation %q", op)
+}
+
+// Capture settles an authorized payment, fully or partly.
+func (s *Service) Capture(ctx context.Context, acct Account, id string, in CaptureParams) (*Payment, error) {
+	if in.Amount != nil {
+		if err := validateAmount(in.Amount, "amount"); err != nil {
+			return nil, err
+		}
+	}
+	now := s.now()
+	var before Status
+	p, err := s.update(ctx, acct, id, func(p *Payment) (Change, error) {
+		before = p.Status
+		if p.Status != RequiresCapture {
+			return Change{}, apierror.UnexpectedState("You cannot capture a payment with status %s; only one with status requires_capture.", p.Status)
+		}
+		amount := p.AmountCapturable
+		if in.Amount != nil {
+			if *in.Amount > p.AmountCapturable {
+				return Change{}, apierror.Invalid("amount_too_large", "amount", "The amount to capture (%d) is more than the amount capturable (%d).", *in.Amount, p.AmountCapturable)
+			}
+			amount = *in.Amount
+		}
+		p.Status, p.PendingOperation, p.PendingAmount, p.ResumeStatus = Processing, OpCapture, amount, RequiresCapture
+		p.ConnectorReference = p.ID + ":" + OpCapture
+		p.UpdatedAt = now
+		return Change{}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.logChange(ctx, p, before)
+	res, err := s.connector.Capture(ctx, connectors.CaptureRequest{Reference: p.ConnectorReference, ProcessorID: p.ProcessorID, Amount: p.PendingAmount, Currency: p.Currency})
+	if err != nil {
+		s.log.WarnContext(ctx, "connector capture outcome unknown", "payment_id", p.ID, "error", err.Error())
+		return p, nil
+	}
+	return s.finish(ctx, acct, p.ID, OpCapture, res)
+}
+
+// Cancel cancels a payment before capture, voiding its authorization.
+func (s *Service) Cancel(ctx context.Context, acct Account, id string, in CancelParams) (*Payment, error) {
+	if err := validateCancellationReason(in.CancellationReason); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	var before Status
+	p, err := s.update(ctx, acct, id, func(p *Payment) (Change, error) {
+		before = p.Status
+		switch p.Status {
+		case RequiresPaymentMethod, RequiresConfirmation, RequiresAction, RequiresCapture:
+		default:
+			return Change{}, apierror.UnexpectedState("You cannot cancel a payment with status %s.", p.Status)
+		}
+		if in.CancellationReason != nil {
+			p.CancellationReason = *in.CancellationReason
+		}
+		p.UpdatedAt = now
+		if p.Status == RequiresCapture {
+			p.Status, p.PendingOperation, p.ResumeStatus = Processing, OpVoid, RequiresCapture
+			p.ConnectorReference = p.ID + ":" + OpVoid
+			return Change{}, nil
+		}
+		p.Status, p.CanceledAt, p.NextAction = Canceled, &now, nil
+		ev, err := events.New(p.MerchantID, events.PaymentCanceled, p.ID, p.Livemode, p, now)
+		return Change{Events: []events.Event{ev}}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.logChange(ctx, p, before)
+	if p.Status != Processing {
+		return p, nil
+	}
+	res, err := s.connector.Void(ctx, connectors.VoidRequest{Reference: p.ConnectorReference, ProcessorID: p.ProcessorID})
+	if err != nil {
+		s.log.WarnContext(ctx, "connector void outcome unknown", "payment_id", p.ID, "error", err.Error())
+		return p, nil
+	}
+	return s.finish(ctx, acct, p.ID, OpVoid, res)
+}
+
+// logChange writes the one log line of a state change, with the business
+// fields operators filter on; never card data.
+func (s *Service) logChange(ctx context.Context, p *Payment, from Status) {
+	brand, funding := p.PaymentMethod.Funding()
+	attrs := []any{
+		"payment_id", p.ID, "merchant_id", p.MerchantID, "from", string(from), "to", string(p.Status),
+		"amount", p.Amount, "currency", p.Currency, "capture_method", p.CaptureMethod, "connector", p.Connector,
+	}
+	if m := p.PaymentMethod; m != nil {
+		attrs = append(attrs, "payment_method_type", m.Type)
+		if m.Wallet != nil {
+			attrs = append(attrs, "wallet_type", m.Wallet.Type)
+		}
+		if brand != "" {
+			attrs = append(attrs, "card_brand", brand, "card_funding", funding)
+		}
+	}
+	if p.Status == Failed {
+		attrs = append(attrs, "failure_code", p.FailureCode, "decline_code", p.DeclineCode)
+	}
+	s.log.InfoContext(ctx, "payment status changed", attrs...)
+}

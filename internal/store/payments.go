@@ -1,0 +1,340 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/paygate/paygate/internal/events"
+	"github.com/paygate/paygate/internal/payments"
+)
+
+// queryer is what reads need: a pool or a transaction.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+const paymentColumns = `p.id, p.merchant_id, p.amount, p.currency, p.status, p.capture_method,
+	p.amount_capturable, p.amount_received, p.amount_refunded, p.description, p.metadata,
+	p.payment_method_id, p.return_url, p.next_action_url, p.failure_code, p.decline_code,
+	p.failure_message, p.cancellation_reason, p.connector, p.connector_reference, p.processor_id,
+	p.pending_operation, p.pending_amount, p.resume_status, p.livemode, p.created_at, p.updated_at,
+	p.canceled_at, ` + methodColumns
+
+const methodColumns = `m.id, m.merchant_id, m.type, m.livemode, m.card_brand, m.card_funding, m.card_first6,
+	m.card_last4, m.card_exp_month, m.card_exp_year, m.card_fingerprint, m.card_holder_name, m.wallet_type,
+	m.enc_key_id, m.enc_dek, m.enc_data, m.created_at`
+
+const paymentFrom = ` FROM payments p LEFT JOIN payment_methods m ON m.id = p.payment_method_id`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanPayment(row scanner) (*payments.Payment, error) {
+	var p payments.Payment
+	var pmID, nextURL sql.NullString
+	var metadata string
+	var canceled sql.NullTime
+	var m nullMethod
+	dest := []any{&p.ID, &p.MerchantID, &p.Amount, &p.Currency, &p.Status, &p.CaptureMethod,
+		&p.AmountCapturable, &p.AmountReceived, &p.AmountRefunded, &p.Description, &metadata,
+		&pmID, &p.ReturnURL, &nextURL, &p.FailureCode, &p.DeclineCode,
+		&p.FailureMessage, &p.CancellationReason, &p.Connector, &p.ConnectorReference, &p.ProcessorID,
+		&p.PendingOperation, &p.PendingAmount, &p.ResumeStatus, &p.Livemode, &p.CreatedAt, &p.UpdatedAt,
+		&canceled}
+	if err := row.Scan(append(dest, m.dest()...)...); err != nil {
+		return nil, err
+	}
+	p.Object = "payment"
+	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
+	p.CanceledAt = timePtr(canceled)
+	if err := json.Unmarshal([]byte(metadata), &p.Metadata); err != nil {
+		return nil, fmt.Errorf("payment %s metadata: %w", p.ID, err)
+	}
+	if p.Metadata == nil {
+		p.Metadata = map[string]string{}
+	}
+	p.PaymentMethodID = pmID.String
+	p.PaymentMethod = m.method()
+	if nextURL.String != "" {
+		p.NextAction = &payments.NextAction{Type: "redirect_to_url", RedirectToURL: &payments.RedirectToURL{URL: nextURL.String, ReturnURL: p.ReturnURL}}
+	}
+	return &p, nil
+}
+
+// nullMethod scans a payment method that may be absent (a LEFT JOIN).
+type nullMethod struct {
+	id, merchantID, typ                    sql.NullString
+	livemode                               sql.NullBool
+	brand, funding, first6, last4          sql.NullString
+	expMonth, expYear                      sql.NullInt64
+	fingerprint, holder, walletType, keyID sql.NullString
+	dek, data                              []byte
+	created                                sql.NullTime
+}
+
+func (n *nullMethod) dest() []any {
+	return []any{&n.id, &n.merchantID, &n.typ, &n.livemode, &n.brand, &n.funding, &n.first6,
+		&n.last4, &n.expMonth, &n.expYear, &n.fingerprint, &n.holder, &n.walletType,
+		&n.keyID, &n.dek, &n.data, &n.created}
+}
+
+func (n *nullMethod) method() *payments.Method {
+	if !n.id.Valid {
+		return nil
+	}
+	m := &payments.Method{ID: n.id.String, Object: "payment_method", Type: n.typ.String, Livemode: n.livemode.Bool,
+		CreatedAt: n.created.Time.UTC(), MerchantID: n.merchantID.String, First6: n.first6.String}
+	m.Secret.KeyID, m.Secret.DEK, m.Secret.Data = n.keyID.String, n.dek, n.data
+	card := func() *payments.CardDetails {
+		return &payments.CardDetails{Brand: n.brand.String, Funding: n.funding.String, Last4: n.last4.String,
+			ExpMonth: int(n.expMonth.Int64), ExpYear: int(n.expYear.Int64), Fingerprint: n.fingerprint.String, HolderName: n.holder.String}
+	}
+	switch m.Type {
+	case "card":
+		m.Card = card()
+	case "wallet":
+		m.Wallet = &payments.WalletDetails{Type: n.walletType.String}
+		if n.brand.Valid {
+			m.Wallet.Card = card()
+		}
+	}
+	return m
+}
+
+func metadataJSON(md map[string]string) (string, error) {
+	if md == nil {
+		md = map[string]string{}
+	}
+	b, err := json.Marshal(md)
+	return string(b), err
+}
+
+func nextActionURL(p *payments.Payment) string {
+	if p.NextAction != nil && p.NextAction.RedirectToURL != nil {
+		return p.NextAction.RedirectToURL.URL
+	}
+	return ""
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// CreatePayment implements payments.Store.
+func (db *DB) CreatePayment(ctx context.Context, p *payments.Payment, newMethod *payments.Method, evs []events.Event) error {
+	md, err := metadataJSON(p.Metadata)
+	if err != nil {
+		return err
+	}
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if newMethod != nil {
+			if err := insertMethod(ctx, tx, newMethod); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO payments (id, merchant_id, amount, currency, status, capture_method,
+			amount_capturable, amount_received, amount_refunded, description, metadata, payment_method_id,
+			return_url, next_action_url, connector, livemode, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+			p.ID, p.MerchantID, p.Amount, p.Currency, p.Status, p.CaptureMethod,
+			p.AmountCapturable, p.AmountReceived, p.AmountRefunded, p.Description, md, nullString(p.PaymentMethodID),
+			p.ReturnURL, nextActionURL(p), p.Connector, p.Livemode, p.CreatedAt, p.UpdatedAt)
+		if err != nil {
+			return fmt.Errorf("insert payment: %w", err)
+		}
+		return insertEvents(ctx, tx, evs)
+	})
+}
+
+// Payment implements payments.Store.
+func (db *DB) Payment(ctx context.Context, merchantID, id string) (*payments.Payment, error) {
+	p, err := scanPayment(db.r.QueryRowContext(ctx, `SELECT `+paymentColumns+paymentFrom+` WHERE p.merchant_id = $1 AND p.id = $2`, merchantID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, payments.ErrNotFound
+	}
+	return p, err
+}
+
+// Payments implements payments.Store: a page of payments, newest first, and
+// whether more lie beyond it in the direction of travel.
+func (db *DB) Payments(ctx context.Context, merchantID string, q payments.ListQuery) ([]*payments.Payment, bool, error) {
+	where := []string{"p.merchant_id = $1"}
+	args := []any{merchantID}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	if q.Status != "" {
+		add("p.status = $%d", q.Status)
+	}
+	if q.CreatedGTE != nil {
+		add("p.created_at >= $%d", *q.CreatedGTE)
+	}
+	if q.CreatedLTE != nil {
+		add("p.created_at <= $%d", *q.CreatedLTE)
+	}
+	order := "DESC"
+	switch {
+	case q.StartingAfter != "":
+		add("p.id < $%d", q.StartingAfter)
+	case q.EndingBefore != "":
+		// Walk towards newer payments, then flip the page back.
+		add("p.id > $%d", q.EndingBefore)
+		order = "ASC"
+	}
+	args = append(args, q.Limit+1)
+	rows, err := db.r.QueryContext(ctx, `SELECT `+paymentColumns+paymentFrom+` WHERE `+strings.Join(where, " AND ")+
+		` ORDER BY p.id `+order+fmt.Sprintf(` LIMIT $%d`, len(args)), args...)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	var out []*payments.Payment
+	for rows.Next() {
+		p, err := scanPayment(rows)
+		if err != nil {
+			return nil, false, err
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, err
+	}
+	more := len(out) > q.Limit
+	if more {
+		out = out[:q.Limit]
+	}
+	if order == "ASC" {
+		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+			out[i], out[j] = out[j], out[i]
+		}
+	}
+	return out, more, nil
+}
+
+// UpdatePayment implements payments.Store. The row lock (PostgreSQL) or the
+// exclusive write transaction (SQLite) makes read-check-write atomic, so of
+// many concurrent actions on one payment each sees the previous one's result.
+func (db *DB) UpdatePayment(ctx context.Context, merchantID, id string, fn func(p *payments.Payment) (payments.Change, error)) (*payments.Payment, error) {
+	var out *payments.Payment
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		// Lock the payment row only: the method row is never changed here.
+		p, err := scanPayment(tx.QueryRowContext(ctx, `SELECT `+paymentColumns+paymentFrom+
+			` WHERE p.merchant_id = $1 AND p.id = $2`+db.lockOf("p"), merchantID, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return payments.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		ch, err := fn(p)
+		if err != nil {
+			return err
+		}
+		if ch.NewMethod != nil {
+			if err := insertMethod(ctx, tx, ch.NewMethod); err != nil {
+				return err
+			}
+		}
+		md, err := metadataJSON(p.Metadata)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE payments SET amount = $3, currency = $4, status = $5, capture_method = $6,
+			amount_capturable = $7, amount_received = $8, amount_refunded = $9, description = $10, metadata = $11,
+			payment_method_id = $12, return_url = $13, next_action_url = $14, failure_code = $15, decline_code = $16,
+			failure_message = $17, cancellation_reason = $18, connector_reference = $19, processor_id = $20,
+			pending_operation = $21, pending_amount = $22, resume_status = $23, updated_at = $24, canceled_at = $25
+			WHERE merchant_id = $1 AND id = $2`,
+			merchantID, id, p.Amount, p.Currency, p.Status, p.CaptureMethod,
+			p.AmountCapturable, p.AmountReceived, p.AmountRefunded, p.Description, md,
+			nullString(p.PaymentMethodID), p.ReturnURL, nextActionURL(p), p.FailureCode, p.DeclineCode,
+			p.FailureMessage, p.CancellationReason, p.ConnectorReference, p.ProcessorID,
+			p.PendingOperation, p.PendingAmount, p.ResumeStatus, p.UpdatedAt, nullTime(p.CanceledAt))
+		if err != nil {
+			return fmt.Errorf("update payment: %w", err)
+		}
+		if err := insertEvents(ctx, tx, ch.Events); err != nil {
+			return err
+		}
+		out = p
+		return nil
+	})
+	return out, err
+}
+
+// lockOf is the row-lock clause for the table alias given.
+func (db *DB) lockOf(alias string) string {
+	if db.forUpdate == "" {
+		return ""
+	}
+	return db.forUpdate + " OF " + alias
+}
+
+func insertMethod(ctx context.Context, q queryer, m *payments.Method) error {
+	var brand, funding, last4, fingerprint, holder, walletType any
+	var expMonth, expYear any
+	card := m.Card
+	if m.Wallet != nil {
+		walletType = m.Wallet.Type
+		card = m.Wallet.Card
+	}
+	if card != nil {
+		brand, funding, last4 = card.Brand, card.Funding, card.Last4
+		fingerprint, holder = nullString(card.Fingerprint), nullString(card.HolderName)
+		if card.ExpMonth != 0 {
+			expMonth, expYear = card.ExpMonth, card.ExpYear
+		}
+	}
+	_, err := q.ExecContext(ctx, `INSERT INTO payment_methods (id, merchant_id, type, livemode, card_brand, card_funding,
+		card_first6, card_last4, card_exp_month, card_exp_year, card_fingerprint, card_holder_name, wallet_type,
+		enc_key_id, enc_dek, enc_data, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+		m.ID, m.MerchantID, m.Type, m.Livemode, brand, funding, nullString(m.First6), last4, expMonth, expYear,
+		fingerprint, holder, walletType, nullString(m.Secret.KeyID), m.Secret.DEK, m.Secret.Data, m.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("insert payment method: %w", err)
+	}
+	return nil
+}
+
+// CreateMethod implements payments.Store.
+func (db *DB) CreateMethod(ctx context.Context, m *payments.Method) error {
+	return insertMethod(ctx, db.w, m)
+}
+
+// Method implements payments.Store.
+func (db *DB) Method(ctx context.Context, merchantID, id string) (*payments.Method, error) {
+	var n nullMethod
+	err := db.r.QueryRowContext(ctx, `SELECT `+methodColumns+` FROM payment_methods m WHERE m.merchant_id = $1 AND m.id = $2`,
+		merchantID, id).Scan(n.dest()...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, payments.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return n.method(), nil
+}
+
+func insertEvents(ctx context.Context, q queryer, evs []events.Event) error {
+	for _, e := range evs {
+		data, err := json.Marshal(e.Data)
+		if err != nil {
+			return err
+		}
+		if _, err := q.ExecContext(ctx, `INSERT INTO events (id, merchant_id, type, object_id, livemode, data, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, e.ID, e.MerchantID, e.Type, e.ObjectID, e.Livemode, string(data), e.CreatedAt); err != nil {
+			return fmt.Errorf("insert event: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,186 @@
+// Package store owns every SQL statement of paygate. It speaks to
+// PostgreSQL (pgx) and SQLite (a pure-Go driver) through database/sql with
+// one set of queries; the few differences between the two are confined to
+// the dialect below and to each backend's migrations.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Backend names.
+const (
+	Postgres = "postgres"
+	SQLite   = "sqlite"
+)
+
+// DB is a paygate database.
+type DB struct {
+	backend string
+	// w runs every transaction that writes; r serves reads. They are one
+	// pool on PostgreSQL. On SQLite, which allows one writer at a time, w
+	// has a single connection so writers queue in Go instead of failing
+	// with "database is locked", while readers proceed in WAL mode.
+	w, r *sql.DB
+	// forUpdate locks selected rows; SQLite needs none because its write
+	// transactions are exclusive (BEGIN IMMEDIATE).
+	forUpdate string
+}
+
+// Options tune a DB.
+type Options struct {
+	MaxConns int // PostgreSQL pool size; 0 means 20
+}
+
+// Open connects to url: "postgres://…" (or "postgresql://…") or
+// "sqlite:PATH". It does not run migrations.
+func Open(ctx context.Context, rawURL string, opt Options) (*DB, error) {
+	if opt.MaxConns <= 0 {
+		opt.MaxConns = 20
+	}
+	switch {
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		cfg, err := pgx.ParseConfig(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("parse database url: %w", redactURL(err, rawURL))
+		}
+		db := stdlib.OpenDB(*cfg)
+		db.SetMaxOpenConns(opt.MaxConns)
+		db.SetMaxIdleConns(opt.MaxConns)
+		db.SetConnMaxIdleTime(5 * time.Minute)
+		return &DB{backend: Postgres, w: db, r: db, forUpdate: " FOR UPDATE"}, nil
+	case strings.HasPrefix(rawURL, "sqlite:"):
+		path := strings.TrimPrefix(strings.TrimPrefix(rawURL, "sqlite:"), "//")
+		if path == "" {
+			return nil, errors.New("sqlite url needs a path: sqlite:PATH")
+		}
+		// WAL lets readers run beside the writer; FULL sync makes every
+		// acknowledged commit durable; IMMEDIATE takes the write lock at
+		// BEGIN so a transaction never fails half-way on lock upgrade.
+		q := url.Values{}
+		for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)"} {
+			q.Add("_pragma", p)
+		}
+		q.Set("_txlock", "immediate")
+		q.Set("_time_format", "sqlite")
+		dsn := "file:" + path + "?" + q.Encode()
+		w, err := sql.Open("sqlite", dsn)
+		if err != nil {
+			return nil, err
+		}
+		w.SetMaxOpenConns(1)
+		r, err := sql.Open("sqlite", dsn)
+		if err != nil {
+			return nil, err
+		}
+		r.SetMaxOpenConns(8)
+		return &DB{backend: SQLite, w: w, r: r}, nil
+	}
+	return nil, errors.New(`database url must start with "postgres://" or "sqlite:"`)
+}
+
+// redactURL keeps a password in the URL out of an error message.
+func redactURL(err error, raw string) error {
+	u, perr := url.Parse(raw)
+	if perr != nil || u.User == nil {
+		return err
+	}
+	if p, ok := u.User.Password(); ok && p != "" {
+		return errors.New(strings.ReplaceAll(err.Error(), p, "xxxxx"))
+	}
+	return err
+}
+
+// Backend is Postgres or SQLite.
+func (db *DB) Backend() string { return db.backend }
+
+// Close closes the pools.
+func (db *DB) Close() error {
+	err := db.w.Close()
+	if db.r != db.w {
+		err = errors.Join(err, db.r.Close())
+	}
+	return err
+}
+
+// Ping checks that the database answers, for /readyz.
+func (db *DB) Ping(ctx context.Context) error {
+	return db.r.PingContext(ctx)
+}
+
+// Stats reports the pool figures of the writing pool.
+func (db *DB) Stats() sql.DBStats { return db.w.Stats() }
+
+// Migrate applies every pending migration; safe to run from several
+// processes at once on PostgreSQL (an advisory lock serializes them).
+func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
+	sub, err := fs.Sub(migrations, "migrations/"+db.backend)
+	if err != nil {
+		return 0, err
+	}
+	dialect := goose.DialectSQLite3
+	var opts []goose.ProviderOption
+	if db.backend == Postgres {
+		dialect = goose.DialectPostgres
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return 0, err
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(dialect, db.w, sub, opts...)
+	if err != nil {
+		return 0, err
+	}
+	res, err := p.Up(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("migrate: %w", err)
+	}
+	return len(res), nil
+}
+
+// tx runs fn in a write transaction, committing when fn returns nil.
+func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// nullTime maps a nil time to SQL NULL.
+func nullTime(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return *t
+}
+
+func timePtr(t sql.NullTime) *time.Time {
+	if !t.Valid {
+		return nil
+	}
+	u := t.Time.UTC()
+	return &u
+}
