@@ -42,13 +42,14 @@ func decode[T any](w http.ResponseWriter, r *http.Request) (T, error) {
 		}
 		return v, &apierror.Error{Kind: apierror.KindInvalidRequest, Code: "invalid_body", Message: "The request body could not be read."}
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
 		body = []byte("{}")
-	} else if ct := r.Header.Get("Content-Type"); ct != "" || len(body) > 0 {
-		mt, _, _ := mime.ParseMediaType(ct)
-		if mt != "application/json" {
-			return v, &apierror.Error{Kind: apierror.KindUnsupportedMedia, Code: "unsupported_media_type", Message: "Send the request body as JSON with Content-Type: application/json."}
-		}
+	} else if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		return v, &apierror.Error{Kind: apierror.KindUnsupportedMedia, Code: "unsupported_media_type", Message: "Send the request body as JSON with Content-Type: application/json."}
+	}
+	if body[0] != '{' {
+		return v, &apierror.Error{Kind: apierror.KindInvalidRequest, Code: "invalid_json", Message: "The request body must be a JSON object."}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -57,9 +58,6 @@ func decode[T any](w http.ResponseWriter, r *http.Request) (T, error) {
 	}
 	if dec.More() {
 		return v, &apierror.Error{Kind: apierror.KindInvalidRequest, Code: "invalid_json", Message: "The request body must hold exactly one JSON object."}
-	}
-	if bytes.TrimSpace(body)[0] != '{' {
-		return v, &apierror.Error{Kind: apierror.KindInvalidRequest, Code: "invalid_json", Message: "The request body must be a JSON object."}
 	}
 	return v, nil
 }

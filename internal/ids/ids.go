@@ -1,16 +1,18 @@
 // Package ids makes the prefixed, time-ordered identifiers of every object.
 //
-// Identifiers are a type prefix ("pay_", "re_", …) followed by a ULID: 48 bits
-// of millisecond time and 80 random bits. Sorting ids sorts objects by
-// creation time, which lets list endpoints paginate by id alone.
+// An id is a type prefix ("pay_", "re_", …) and 26 characters of Crockford
+// base32 encoding 128 bits: 64 bits of Unix time in nanoseconds, then 64
+// random bits. Ids therefore sort by creation time (to the nanosecond
+// within one process, which keeps a client's sequential requests in order),
+// and list endpoints paginate by id alone.
 package ids
 
 import (
 	"crypto/rand"
+	"encoding/base32"
+	"encoding/binary"
 	"strings"
 	"time"
-
-	"github.com/oklog/ulid/v2"
 )
 
 // Prefixes of every object type.
@@ -25,17 +27,28 @@ const (
 	Request       = "req_"
 )
 
+// encodedLen is the length of an id after its prefix.
+const encodedLen = 26
+
+// crockford sorts in ASCII order, so encoded ids sort like their bytes.
+var crockford = base32.NewEncoding("0123456789ABCDEFGHJKMNPQRSTVWXYZ").WithPadding(base32.NoPadding)
+
 // New returns a fresh id with the given prefix.
 func New(prefix string) string {
-	return prefix + ulid.MustNew(ulid.Timestamp(time.Now()), rand.Reader).String()
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixNano()))
+	_, _ = rand.Read(b[8:])
+	return prefix + crockford.EncodeToString(b[:])
 }
 
 // Valid reports whether s is a well-formed id with the given prefix.
 func Valid(prefix, s string) bool {
 	rest, ok := strings.CutPrefix(s, prefix)
-	if !ok || len(rest) != ulid.EncodedSize {
+	if !ok || len(rest) != encodedLen {
 		return false
 	}
-	_, err := ulid.ParseStrict(rest)
-	return err == nil
+	b, err := crockford.DecodeString(rest)
+	// The last character carries 3 bits of data; its 2 low bits must be 0
+	// for the id to have exactly one spelling.
+	return err == nil && len(b) == 16 && crockford.EncodeToString(b) == rest
 }

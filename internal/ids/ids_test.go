@@ -3,27 +3,28 @@ package ids
 import (
 	"sort"
 	"testing"
-	"time"
 )
 
 func TestNewIsValidAndOrdered(t *testing.T) {
 	var got []string
-	for i := 0; i < 5; i++ {
+	for i := 0; i < 1000; i++ {
 		got = append(got, New(Payment))
-		time.Sleep(2 * time.Millisecond)
 	}
 	if !sort.StringsAreSorted(got) {
-		t.Fatalf("ids not time ordered: %v", got)
+		t.Fatal("ids made one after another are not in order")
 	}
+	seen := map[string]bool{}
 	for _, id := range got {
-		if !Valid(Payment, id) {
-			t.Fatalf("Valid(%q) = false", id)
+		if !Valid(Payment, id) || seen[id] {
+			t.Fatalf("Valid(%q) = false, or duplicate", id)
 		}
+		seen[id] = true
 	}
 }
 
 func TestValidRejects(t *testing.T) {
-	for _, s := range []string{"", "pay_", "pay_123", "re_" + New(Payment)[4:], New(Payment) + "x", "pay_0000000000000000000000000!"} {
+	good := New(Payment)
+	for _, s := range []string{"", "pay_", "pay_123", "re_" + good[4:], good + "x", good[:len(good)-1] + "!", good[:len(good)-1] + "1", "pay_0000000000000000000000000U"} {
 		if Valid(Payment, s) {
 			t.Errorf("Valid(%q) = true", s)
 		}

@@ -100,16 +100,43 @@ func (m *MethodParam) UnmarshalJSON(b []byte) error {
 		}
 		return nil
 	case len(b) > 0 && b[0] == '{':
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
 		var d MethodData
-		if err := dec.Decode(&d); err != nil {
-			return apierror.FromJSON(err, "payment_method")
+		if err := strictDecode(b, &d, "payment_method"); err != nil {
+			return err
 		}
 		m.Inline = &d
 		return nil
 	}
 	return apierror.Invalid("parameter_invalid", "payment_method", "payment_method must be a payment method id or an object.")
+}
+
+// UnmarshalJSON rejects unknown fields, naming them with their path.
+func (c *CardData) UnmarshalJSON(b []byte) error {
+	type plain CardData
+	return strictDecode(b, (*plain)(c), "card")
+}
+
+// UnmarshalJSON rejects unknown fields, naming them with their path.
+func (w *WalletData) UnmarshalJSON(b []byte) error {
+	type plain WalletData
+	return strictDecode(b, (*plain)(w), "wallet")
+}
+
+// strictDecode decodes one object, refusing unknown fields. Errors of
+// nested objects arrive already as API errors; their param gets prefix.
+func strictDecode(b []byte, v any, prefix string) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if e, ok := apierror.As(err); ok {
+			if e.Param != "" {
+				e.Param = prefix + "." + e.Param
+			}
+			return e
+		}
+		return apierror.FromJSON(err, prefix)
+	}
+	return nil
 }
 
 // ValidateMethod checks an inline method; requireCVC is set when the card is

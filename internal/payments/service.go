@@ -205,7 +205,9 @@ func (s *Service) resolveMethod(ctx context.Context, acct Account, mp *MethodPar
 	if mp.Inline == nil {
 		m, err := s.store.Method(ctx, acct.MerchantID, mp.ID)
 		if errors.Is(err, ErrNotFound) {
-			return nil, false, apierror.Invalid("resource_missing", "payment_method", "No such payment_method: '%s'", mp.ID)
+			e := apierror.NotFound("payment_method", mp.ID)
+			e.Param = "payment_method"
+			return nil, false, e
 		}
 		return m, false, err
 	}
@@ -384,7 +386,7 @@ func (s *Service) confirm(ctx context.Context, acct Account, id string, in Confi
 		switch p.Status {
 		case RequiresConfirmation:
 		case RequiresPaymentMethod:
-			return Change{}, apierror.Invalid("parameter_missing", "payment_method", "You cannot confirm this payment because it has no payment method; pass payment_method.")
+			return Change{}, apierror.UnexpectedState("You cannot confirm a payment with status requires_payment_method; attach a payment method first, or pass payment_method.")
 		default:
 			return Change{}, apierror.UnexpectedState("You cannot confirm a payment with status %s.", p.Status)
 		}

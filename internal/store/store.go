@@ -184,3 +184,30 @@ func timePtr(t sql.NullTime) *time.Time {
 	u := t.Time.UTC()
 	return &u
 }
+
+// SQL exposes the reading pool, for tests that inspect raw rows.
+func (db *DB) SQL() *sql.DB { return db.r }
+
+// Tables lists the application's tables (not the migration bookkeeping).
+func (db *DB) Tables(ctx context.Context) ([]string, error) {
+	q := `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`
+	if db.backend == SQLite {
+		q = `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`
+	}
+	rows, err := db.r.QueryContext(ctx, q+` ORDER BY 1`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		if name != "goose_db_version" {
+			out = append(out, name)
+		}
+	}
+	return out, rows.Err()
+}

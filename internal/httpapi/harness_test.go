@@ -1,0 +1,236 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/paygate/paygate/internal/connectors/sandbox"
+	"github.com/paygate/paygate/internal/httpapi"
+	"github.com/paygate/paygate/internal/logging"
+	"github.com/paygate/paygate/internal/openapi"
+	"github.com/paygate/paygate/internal/payments"
+	"github.com/paygate/paygate/internal/store"
+	"github.com/paygate/paygate/internal/store/storetest"
+	"github.com/paygate/paygate/internal/vault"
+)
+
+const adminToken = "test-admin-token-0123456789abcdef0123456789"
+
+// syncBuffer collects log output from concurrent handlers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// harness is a real paygate API on a loopback port, over a real database.
+type harness struct {
+	t        *testing.T
+	url      string
+	db       *store.DB
+	logs     *syncBuffer
+	spec     *openapiChecker
+	sandbox  *sandbox.Connector
+	keyA     string
+	keyB     string
+	merchant string
+}
+
+func start(t *testing.T, backend string) *harness {
+	t.Helper()
+	db := storetest.Open(t, backend)
+	keys, err := vault.ParseKeyring("t1:"+vault.NewKey(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	log := logging.New(logs, -4, "json")
+	doc, err := openapi.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var handler http.Handler
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	t.Cleanup(srv.Close)
+	sb := sandbox.New(srv.URL)
+	pay := payments.NewService(db, sb, keys, log)
+	handler = httpapi.NewServer(log, httpapi.Config{AdminToken: adminToken, OpenAPI: doc}, pay, db, db)
+	h := &harness{t: t, url: srv.URL, db: db, logs: logs, spec: newOpenAPIChecker(t), sandbox: sb}
+	var m map[string]any
+	h.do("POST", "/v1/merchants", adminToken, map[string]any{"name": "Merchant A"}, 201, &m)
+	h.keyA, h.merchant = m["api_key"].(map[string]any)["secret"].(string), m["id"].(string)
+	h.do("POST", "/v1/merchants", adminToken, map[string]any{"name": "Merchant B"}, 201, &m)
+	h.keyB = m["api_key"].(map[string]any)["secret"].(string)
+	return h
+}
+
+// request sends one request and returns the response and its body. body is
+// JSON-encoded unless it is a string or []byte, sent as is.
+func (h *harness) request(method, path, key string, body any, header ...string) (*http.Response, []byte) {
+	h.t.Helper()
+	var raw []byte
+	switch b := body.(type) {
+	case nil:
+	case map[string]any:
+		if b != nil {
+			raw, _ = json.Marshal(b)
+		}
+	case string:
+		raw = []byte(b)
+	case []byte:
+		raw = b
+	default:
+		var err error
+		if raw, err = json.Marshal(b); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+	req, err := http.NewRequest(method, h.url+path, bytes.NewReader(raw))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if raw != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		if header[i+1] == "" {
+			req.Header.Del(header[i])
+		} else {
+			req.Header.Set(header[i], header[i+1])
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if resp.Header.Get("Request-Id") == "" {
+		h.t.Errorf("%s %s: no Request-Id header", method, path)
+	}
+	h.spec.check(h.t, method, path, raw, req.Header, resp, got)
+	return resp, got
+}
+
+// do sends a request, checks the status and decodes the answer into out.
+func (h *harness) do(method, path, key string, body any, want int, out any) {
+	h.t.Helper()
+	resp, got := h.request(method, path, key, body)
+	if resp.StatusCode != want {
+		h.t.Fatalf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, want, got)
+	}
+	if out != nil {
+		if err := json.Unmarshal(got, out); err != nil {
+			h.t.Fatalf("%s %s: decode %s: %v", method, path, got, err)
+		}
+	}
+}
+
+// obj sends a request that must answer want and returns the JSON object.
+func (h *harness) obj(method, path, key string, body any, want int) map[string]any {
+	h.t.Helper()
+	var m map[string]any
+	h.do(method, path, key, body, want, &m)
+	return m
+}
+
+// apiErr sends a request that must fail with status and code (and param,
+// when not empty), and returns the error object.
+func (h *harness) apiErr(method, path, key string, body any, status int, code, param string) map[string]any {
+	h.t.Helper()
+	m := h.obj(method, path, key, body, status)
+	e, _ := m["error"].(map[string]any)
+	if e == nil {
+		h.t.Fatalf("%s %s: no error object: %v", method, path, m)
+	}
+	if e["code"] != code {
+		h.t.Errorf("%s %s: code %v, want %s (%v)", method, path, e["code"], code, e["message"])
+	}
+	if param != "" && e["param"] != param {
+		h.t.Errorf("%s %s: param %v, want %s", method, path, e["param"], param)
+	}
+	if e["request_id"] == nil || e["type"] == nil || e["message"] == nil {
+		h.t.Errorf("%s %s: incomplete error %v", method, path, e)
+	}
+	return e
+}
+
+// openapiChecker validates traffic against the OpenAPI document: every
+// response, and every request the server accepted, must match it.
+type openapiChecker struct {
+	doc    *openapi3.T
+	router routers.Router
+}
+
+func newOpenAPIChecker(t *testing.T) *openapiChecker {
+	t.Helper()
+	doc, err := openapi.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc.Servers = nil // match paths on any host
+	r, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &openapiChecker{doc: doc, router: r}
+}
+
+func (c *openapiChecker) check(t *testing.T, method, path string, body []byte, hdr http.Header, resp *http.Response, respBody []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(method, "http://paygate.test"+path, bytes.NewReader(body))
+	req.Header = hdr.Clone()
+	route, params, err := c.router.FindRoute(req)
+	if err != nil {
+		if resp.StatusCode == 404 || resp.StatusCode == 405 {
+			return // an undocumented path answered as such: fine
+		}
+		t.Errorf("openapi: %s %s answered %d but the document has no such operation: %v", method, path, resp.StatusCode, err)
+		return
+	}
+	opts := &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, IncludeResponseStatus: true, MultiError: true}
+	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: opts}
+	if resp.StatusCode < 400 {
+		if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
+			t.Errorf("openapi: request %s %s does not match the document: %v", method, path, err)
+		}
+	}
+	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.StatusCode, Header: resp.Header, Options: opts}
+	out.SetBodyBytes(respBody)
+	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+		msg := err.Error()
+		if len(msg) > 2000 {
+			msg = msg[:2000]
+		}
+		t.Errorf("openapi: response %d to %s %s does not match the document: %s\nbody: %s", resp.StatusCode, method, path, msg, strings.TrimSpace(string(respBody)))
+	}
+}
