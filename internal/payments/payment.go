@@ -126,11 +126,13 @@ type Method struct {
 type CardDetails struct {
 	Brand       string `json:"brand"`
 	Last4       string `json:"last4"`
-	ExpMonth    int    `json:"exp_month"`
-	ExpYear     int    `json:"exp_year"`
+	ExpMonth    int    `json:"exp_month,omitempty"` // unknown for a wallet's card
+	ExpYear     int    `json:"exp_year,omitempty"`
 	Funding     string `json:"funding"`
 	Fingerprint string `json:"fingerprint,omitempty"`
-	HolderName  string `json:"holder_name,omitempty"`
+	// Kept for the connector, not shown: the API shows only what
+	// identifies a card without being cardholder data.
+	HolderName string `json:"-"`
 }
 
 // WalletDetails is a wallet and, where the wallet is backed by one, its card.

@@ -42,6 +42,7 @@ type Connector struct {
 	mu    sync.Mutex
 	ops   map[string]connectors.Result // by reference
 	auths map[string]*authorization    // by processor id
+	calls map[string]int               // operations performed, by kind
 }
 
 type authorization struct {
@@ -53,7 +54,7 @@ type authorization struct {
 // New returns a sandbox whose authentication pages live under baseURL
 // (paygate's public URL).
 func New(baseURL string) *Connector {
-	return &Connector{baseURL: baseURL, ops: map[string]connectors.Result{}, auths: map[string]*authorization{}}
+	return &Connector{baseURL: baseURL, ops: map[string]connectors.Result{}, auths: map[string]*authorization{}, calls: map[string]int{}}
 }
 
 // Name implements connectors.Connector.
@@ -72,13 +73,23 @@ func (c *Connector) DecodeWallet(walletType, token string) (brand, funding, last
 	return "", "", "", false
 }
 
+// Performed counts the operations of a kind ("authorize", "capture",
+// "void", "refund") the sandbox performed; repeated references don't count.
+// Tests use it to prove that nothing was charged twice.
+func (c *Connector) Performed(kind string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.calls[kind]
+}
+
 // remember runs op once per reference and stores its result.
-func (c *Connector) remember(ref string, op func() connectors.Result) connectors.Result {
+func (c *Connector) remember(kind, ref string, op func() connectors.Result) connectors.Result {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if r, ok := c.ops[ref]; ok {
 		return r
 	}
+	c.calls[kind]++
 	r := op()
 	c.ops[ref] = r
 	return r
@@ -95,7 +106,7 @@ func (c *Connector) Authorize(ctx context.Context, req connectors.AuthorizeReque
 	if err := ctx.Err(); err != nil {
 		return connectors.Result{}, err
 	}
-	return c.remember(req.Reference, func() connectors.Result {
+	return c.remember("authorize", req.Reference, func() connectors.Result {
 		refundsFail := false
 		switch {
 		case req.Method.Card != nil:
@@ -140,7 +151,7 @@ func (c *Connector) Capture(ctx context.Context, req connectors.CaptureRequest) 
 	if err := ctx.Err(); err != nil {
 		return connectors.Result{}, err
 	}
-	return c.remember(req.Reference, func() connectors.Result {
+	return c.remember("capture", req.Reference, func() connectors.Result {
 		a, ok := c.auths[req.ProcessorID]
 		switch {
 		case !ok:
@@ -160,7 +171,7 @@ func (c *Connector) Void(ctx context.Context, req connectors.VoidRequest) (conne
 	if err := ctx.Err(); err != nil {
 		return connectors.Result{}, err
 	}
-	return c.remember(req.Reference, func() connectors.Result {
+	return c.remember("void", req.Reference, func() connectors.Result {
 		a, ok := c.auths[req.ProcessorID]
 		if !ok || a.captured > 0 {
 			return failed("The authorization cannot be voided.")
@@ -175,7 +186,7 @@ func (c *Connector) Refund(ctx context.Context, req connectors.RefundRequest) (c
 	if err := ctx.Err(); err != nil {
 		return connectors.Result{}, err
 	}
-	return c.remember(req.Reference, func() connectors.Result {
+	return c.remember("refund", req.Reference, func() connectors.Result {
 		a, ok := c.auths[req.ProcessorID]
 		switch {
 		case !ok:

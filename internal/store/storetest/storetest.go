@@ -145,5 +145,3 @@ func Dump(t testing.TB, db *store.DB) string {
 	}
 	return b.String()
 }
-
-

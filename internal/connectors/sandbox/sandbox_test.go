@@ -1,0 +1,61 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/paygate/paygate/internal/connectors"
+)
+
+func cardReq(ref, number string, capture bool) connectors.AuthorizeRequest {
+	return connectors.AuthorizeRequest{Reference: ref, Amount: 1000, Currency: "USD", Capture: capture,
+		Method: connectors.Method{Card: &connectors.Card{Number: number, ExpMonth: 12, ExpYear: 2040}}}
+}
+
+func TestOutcomesAndIdempotency(t *testing.T) {
+	ctx := context.Background()
+	c := New("http://gw.test")
+	r1, _ := c.Authorize(ctx, cardReq("a", "4242424242424242", false))
+	r2, _ := c.Authorize(ctx, cardReq("a", "4242424242424242", false))
+	if r1.Outcome != connectors.Succeeded || r1.ProcessorID == "" || r1 != r2 || c.Performed("authorize") != 1 {
+		t.Fatalf("repeated reference: %+v %+v, performed %d", r1, r2, c.Performed("authorize"))
+	}
+	if got, err := c.Lookup(ctx, "a"); err != nil || got != r1 {
+		t.Fatalf("lookup: %+v %v", got, err)
+	}
+	if _, err := c.Lookup(ctx, "never"); !errors.Is(err, connectors.ErrNotFound) {
+		t.Fatalf("lookup unknown: %v", err)
+	}
+	if r, _ := c.Capture(ctx, connectors.CaptureRequest{Reference: "c0", ProcessorID: r1.ProcessorID, Amount: 1001}); r.Outcome != connectors.Failed {
+		t.Fatalf("over-capture: %+v", r)
+	}
+	if r, _ := c.Capture(ctx, connectors.CaptureRequest{Reference: "c1", ProcessorID: r1.ProcessorID, Amount: 600}); r.Outcome != connectors.Succeeded {
+		t.Fatalf("capture: %+v", r)
+	}
+	if r, _ := c.Void(ctx, connectors.VoidRequest{Reference: "v1", ProcessorID: r1.ProcessorID}); r.Outcome != connectors.Failed {
+		t.Fatalf("void after capture: %+v", r)
+	}
+	if r, _ := c.Refund(ctx, connectors.RefundRequest{Reference: "r1", ProcessorID: r1.ProcessorID, Amount: 601}); r.Outcome != connectors.Failed {
+		t.Fatalf("over-refund: %+v", r)
+	}
+	if r, _ := c.Refund(ctx, connectors.RefundRequest{Reference: "r2", ProcessorID: r1.ProcessorID, Amount: 600}); r.Outcome != connectors.Succeeded {
+		t.Fatalf("refund: %+v", r)
+	}
+	// 5126: the payment succeeds, its refunds fail.
+	s, _ := c.Authorize(ctx, cardReq("b", "4000000000005126", true))
+	if r, _ := c.Refund(ctx, connectors.RefundRequest{Reference: "r3", ProcessorID: s.ProcessorID, Amount: 1}); s.Outcome != connectors.Succeeded || r.Outcome != connectors.Failed {
+		t.Fatalf("5126: %+v %+v", s, r)
+	}
+	// 3-D Secure.
+	a, _ := c.Authorize(ctx, cardReq("3ds", "4000000000003220", true))
+	if a.Outcome != connectors.ActionRequired || a.RedirectURL != "http://gw.test/sandbox/authenticate/3ds" {
+		t.Fatalf("3ds: %+v", a)
+	}
+	// A canceled context is an unknown outcome, not a decline.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := c.Authorize(cctx, cardReq("z", "4242424242424242", true)); err == nil {
+		t.Fatal("authorize with a canceled context succeeded")
+	}
+}
