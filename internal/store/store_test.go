@@ -205,4 +205,3 @@ func TestOpenErrors(t *testing.T) {
 		}
 	}
 }
-
