@@ -10,30 +10,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/paygate/paygate/internal/store/storetest"
+	"github.com/paygate/paygate/internal/testutil"
 	"github.com/paygate/paygate/internal/vault"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func env(vars map[string]string) func(string) string {
 	return func(k string) string { return vars[k] }
@@ -100,15 +83,15 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 // server runs `paygate serve` in-process and stops it at the end.
 type server struct {
 	url    string
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *testutil.SyncBuffer
+	stderr *testutil.SyncBuffer
 	stop   func() error
 }
 
 func startServe(t *testing.T, vars map[string]string) *server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{url: "http://" + vars["PAYGATE_ADDR"], stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	s := &server{url: "http://" + vars["PAYGATE_ADDR"], stdout: &testutil.SyncBuffer{}, stderr: &testutil.SyncBuffer{}}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"paygate", "serve"}, env(vars), s.stdout, s.stderr) }()
 	s.stop = func() error { cancel(); return <-done }

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -23,35 +22,18 @@ import (
 	"github.com/paygate/paygate/internal/payments"
 	"github.com/paygate/paygate/internal/store"
 	"github.com/paygate/paygate/internal/store/storetest"
+	"github.com/paygate/paygate/internal/testutil"
 	"github.com/paygate/paygate/internal/vault"
 )
 
 const adminToken = "test-admin-token-0123456789abcdef0123456789"
-
-// syncBuffer collects log output from concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // harness is a real paygate API on a loopback port, over a real database.
 type harness struct {
 	t        *testing.T
 	url      string
 	db       *store.DB
-	logs     *syncBuffer
+	logs     *testutil.SyncBuffer
 	spec     *openapiChecker
 	sandbox  *sandbox.Connector
 	keyA     string
@@ -66,7 +48,7 @@ func start(t *testing.T, backend string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	log := logging.New(logs, -4, "json")
 	doc, err := openapi.JSON()
 	if err != nil {
