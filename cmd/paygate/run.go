@@ -16,10 +16,12 @@ import (
 	"github.com/paygate/paygate/internal/config"
 	"github.com/paygate/paygate/internal/connectors/sandbox"
 	"github.com/paygate/paygate/internal/httpapi"
+	"github.com/paygate/paygate/internal/ledger"
 	"github.com/paygate/paygate/internal/logging"
 	"github.com/paygate/paygate/internal/merchants"
 	"github.com/paygate/paygate/internal/openapi"
 	"github.com/paygate/paygate/internal/payments"
+	"github.com/paygate/paygate/internal/refunds"
 	"github.com/paygate/paygate/internal/store"
 )
 
@@ -32,6 +34,7 @@ commands:
   serve                      run the API server
   migrate                    apply database migrations
   merchants create --name N  create a merchant and print its secret key
+  ledger verify              check the ledger's invariants; exit 1 on a violation
   healthcheck                exit 0 when the server at PAYGATE_ADDR is ready
   version                    print the version
 
@@ -68,6 +71,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return createMerchant(ctx, cfg, rest[1:], stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, cfg)
+	case "ledger":
+		if len(rest) != 1 || rest[0] != "verify" {
+			return errors.New("usage: paygate ledger verify")
+		}
+		return verifyLedger(ctx, cfg, stdout)
 	}
 	fmt.Fprintln(stderr, usage)
 	return fmt.Errorf("unknown command %q", cmd)
@@ -125,6 +133,26 @@ func createMerchant(ctx context.Context, cfg config.Config, args []string, stdou
 	return nil
 }
 
+func verifyLedger(ctx context.Context, cfg config.Config, stdout io.Writer) error {
+	db, err := openDB(ctx, cfg, false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	report, err := db.LedgerReport(ctx)
+	if err != nil {
+		return fmt.Errorf("ledger verify: %w", err)
+	}
+	if bad := ledger.Check(report); len(bad) > 0 {
+		for _, b := range bad {
+			fmt.Fprintln(stdout, "VIOLATION:", b)
+		}
+		return fmt.Errorf("ledger verify: %d violation(s)", len(bad))
+	}
+	fmt.Fprintf(stdout, "ledger verified: %d transactions balance, and agree with payments and refunds\n", report.Transactions)
+	return nil
+}
+
 func healthcheck(ctx context.Context, cfg config.Config) error {
 	host, port, _ := net.SplitHostPort(cfg.Addr)
 	if host == "" || host == "0.0.0.0" || host == "::" {
@@ -178,7 +206,8 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 	}
 	connector := sandbox.New(cfg.PublicURL)
 	pay := payments.NewService(db, connector, keyring, log)
-	handler := httpapi.NewServer(log, httpapi.Config{AdminToken: cfg.AdminToken, OpenAPI: doc}, pay, db, db)
+	refs := refunds.NewService(db, connector, log)
+	handler := httpapi.NewServer(log, httpapi.Config{AdminToken: cfg.AdminToken, OpenAPI: doc}, pay, refs, db, db, db)
 
 	srv := &http.Server{
 		Addr:              cfg.Addr,

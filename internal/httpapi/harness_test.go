@@ -20,6 +20,7 @@ import (
 	"github.com/paygate/paygate/internal/logging"
 	"github.com/paygate/paygate/internal/openapi"
 	"github.com/paygate/paygate/internal/payments"
+	"github.com/paygate/paygate/internal/refunds"
 	"github.com/paygate/paygate/internal/store"
 	"github.com/paygate/paygate/internal/store/storetest"
 	"github.com/paygate/paygate/internal/testutil"
@@ -59,7 +60,7 @@ func start(t *testing.T, backend string) *harness {
 	t.Cleanup(srv.Close)
 	sb := sandbox.New(srv.URL)
 	pay := payments.NewService(db, sb, keys, log)
-	handler = httpapi.NewServer(log, httpapi.Config{AdminToken: adminToken, OpenAPI: doc}, pay, db, db)
+	handler = httpapi.NewServer(log, httpapi.Config{AdminToken: adminToken, OpenAPI: doc}, pay, refunds.NewService(db, sb, log), db, db, db)
 	h := &harness{t: t, url: srv.URL, db: db, logs: logs, spec: newOpenAPIChecker(t), sandbox: sb}
 	var m map[string]any
 	h.do("POST", "/v1/merchants", adminToken, map[string]any{"name": "Merchant A"}, 201, &m)

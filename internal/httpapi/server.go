@@ -11,6 +11,7 @@ import (
 
 	"github.com/paygate/paygate/internal/merchants"
 	"github.com/paygate/paygate/internal/payments"
+	"github.com/paygate/paygate/internal/refunds"
 )
 
 // Config is what the HTTP layer needs to know of the configuration.
@@ -33,9 +34,9 @@ type Pinger interface {
 }
 
 // NewServer returns the API's root handler.
-func NewServer(log *slog.Logger, cfg Config, pay *payments.Service, accounts Accounts, db Pinger) http.Handler {
+func NewServer(log *slog.Logger, cfg Config, pay *payments.Service, refs *refunds.Service, accounts Accounts, books LedgerReader, db Pinger) http.Handler {
 	mux := http.NewServeMux()
-	addRoutes(mux, log, cfg, pay, accounts, db)
+	addRoutes(mux, log, cfg, pay, refs, accounts, books, db)
 	var h http.Handler = mux
 	h = jsonErrorsForMux(mux, log, h)
 	h = recoverPanics(log, h)

@@ -12,6 +12,7 @@ import (
 	"github.com/paygate/paygate/internal/httpapi"
 	"github.com/paygate/paygate/internal/logging"
 	"github.com/paygate/paygate/internal/payments"
+	"github.com/paygate/paygate/internal/refunds"
 	"github.com/paygate/paygate/internal/store"
 	"github.com/paygate/paygate/internal/vault"
 )
@@ -26,8 +27,9 @@ func TestDatabaseDown(t *testing.T) {
 	defer db.Close()
 	keys, _ := vault.ParseKeyring("t1:"+vault.NewKey(), "")
 	log := logging.New(io.Discard, 0, "json")
-	pay := payments.NewService(db, sandbox.New("http://x"), keys, log)
-	srv := httptest.NewServer(httpapi.NewServer(log, httpapi.Config{AdminToken: adminToken, OpenAPI: []byte("{}")}, pay, db, db))
+	sb := sandbox.New("http://x")
+	pay := payments.NewService(db, sb, keys, log)
+	srv := httptest.NewServer(httpapi.NewServer(log, httpapi.Config{AdminToken: adminToken, OpenAPI: []byte("{}")}, pay, refunds.NewService(db, sb, log), db, db, db))
 	defer srv.Close()
 	for _, path := range []string{"/readyz", "/v1/payments"} {
 		req, _ := http.NewRequest("GET", srv.URL+path, nil)

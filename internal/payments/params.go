@@ -192,7 +192,8 @@ func ValidateMethod(d *MethodData, requireCVC bool, param string, now time.Time)
 	return "", apierror.Invalid("parameter_invalid", param+".type", "type must be card or wallet.")
 }
 
-func validateAmount(a *int64, param string) error {
+// ValidateAmount checks an amount parameter: present, 1 to MaxAmount.
+func ValidateAmount(a *int64, param string) error {
 	switch {
 	case a == nil:
 		return apierror.Missing(param)
@@ -236,7 +237,8 @@ const (
 	maxMetadataValue = 500
 )
 
-func validateMetadata(m map[string]string) error {
+// ValidateMetadata checks metadata against the limits.
+func ValidateMetadata(m map[string]string) error {
 	if len(m) > maxMetadataKeys {
 		return apierror.Invalid("parameter_invalid", "metadata", "metadata can have at most %d keys.", maxMetadataKeys)
 	}

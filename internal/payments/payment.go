@@ -90,8 +90,10 @@ type Payment struct {
 	// capture its amount; Resume is the status to return to if the
 	// connector refuses a capture or void.
 	PendingOperation string `json:"-"`
-	PendingAmount    int64  `json:"-"`
-	ResumeStatus     Status `json:"-"`
+	// Refunds sent to the processor and not yet settled.
+	AmountRefundPending int64  `json:"-"`
+	PendingAmount       int64  `json:"-"`
+	ResumeStatus        Status `json:"-"`
 }
 
 // NextAction tells the merchant what the customer must do next.

@@ -13,6 +13,7 @@ import (
 	"github.com/paygate/paygate/internal/connectors"
 	"github.com/paygate/paygate/internal/events"
 	"github.com/paygate/paygate/internal/ids"
+	"github.com/paygate/paygate/internal/ledger"
 	"github.com/paygate/paygate/internal/vault"
 )
 
@@ -38,6 +39,7 @@ type Store interface {
 type Change struct {
 	NewMethod *Method
 	Events    []events.Event
+	Ledger    []ledger.Transaction
 }
 
 // ListQuery selects a page of payments, newest first.
@@ -95,7 +97,7 @@ type secrets struct {
 // Create creates a payment and, when asked, confirms it at once.
 func (s *Service) Create(ctx context.Context, acct Account, in CreateParams) (*Payment, error) {
 	now := s.now()
-	if err := validateAmount(in.Amount, "amount"); err != nil {
+	if err := ValidateAmount(in.Amount, "amount"); err != nil {
 		return nil, err
 	}
 	cur, err := validateCurrency(in.Currency)
@@ -103,7 +105,7 @@ func (s *Service) Create(ctx context.Context, acct Account, in CreateParams) (*P
 		return nil, err
 	}
 	if err := errors.Join(validateCaptureMethod(in.CaptureMethod), validateDescription(in.Description),
-		validateMetadata(in.Metadata), validateReturnURL(in.ReturnURL)); err != nil {
+		ValidateMetadata(in.Metadata), validateReturnURL(in.ReturnURL)); err != nil {
 		return nil, firstErr(err)
 	}
 	digits, err := validateMethodRef(in.PaymentMethod, in.Confirm, now)
@@ -274,7 +276,7 @@ func (s *Service) Update(ctx context.Context, acct Account, id string, in Update
 	var cur string
 	var err error
 	if in.Amount != nil {
-		if err := validateAmount(in.Amount, "amount"); err != nil {
+		if err := ValidateAmount(in.Amount, "amount"); err != nil {
 			return nil, err
 		}
 	}
@@ -283,7 +285,7 @@ func (s *Service) Update(ctx context.Context, acct Account, id string, in Update
 			return nil, err
 		}
 	}
-	if err := errors.Join(validateCaptureMethod(in.CaptureMethod), validateDescription(in.Description), validateMetadata(in.Metadata)); err != nil {
+	if err := errors.Join(validateCaptureMethod(in.CaptureMethod), validateDescription(in.Description), ValidateMetadata(in.Metadata)); err != nil {
 		return nil, firstErr(err)
 	}
 	digits, err := validateMethodRef(in.PaymentMethod, false, now)
@@ -454,11 +456,15 @@ func (s *Service) finish(ctx context.Context, acct Account, id, op string, res c
 		if p.Status != Processing || p.PendingOperation != op {
 			return Change{}, nil
 		}
+		received := p.AmountReceived
 		evType, err := applyResult(p, op, res, now)
 		if err != nil {
 			opErr = err
 		}
 		var ch Change
+		if captured := p.AmountReceived - received; captured > 0 {
+			ch.Ledger = append(ch.Ledger, ledger.Capture(p.MerchantID, p.ID, p.Currency, captured, now))
+		}
 		if evType != "" {
 			ev, err := events.New(p.MerchantID, evType, p.ID, p.Livemode, p, now)
 			if err != nil {
@@ -536,7 +542,7 @@ func applyResult(p *Payment, op string, res connectors.Result, now time.Time) (s
 // Capture settles an authorized payment, fully or partly.
 func (s *Service) Capture(ctx context.Context, acct Account, id string, in CaptureParams) (*Payment, error) {
 	if in.Amount != nil {
-		if err := validateAmount(in.Amount, "amount"); err != nil {
+		if err := ValidateAmount(in.Amount, "amount"); err != nil {
 			return nil, err
 		}
 	}

@@ -20,7 +20,7 @@ type queryer interface {
 }
 
 const paymentColumns = `p.id, p.merchant_id, p.amount, p.currency, p.status, p.capture_method,
-	p.amount_capturable, p.amount_received, p.amount_refunded, p.description, p.metadata,
+	p.amount_capturable, p.amount_received, p.amount_refunded, p.amount_refund_pending, p.description, p.metadata,
 	p.payment_method_id, p.return_url, p.next_action_url, p.failure_code, p.decline_code,
 	p.failure_message, p.cancellation_reason, p.connector, p.connector_reference, p.processor_id,
 	p.pending_operation, p.pending_amount, p.resume_status, p.livemode, p.created_at, p.updated_at,
@@ -41,7 +41,7 @@ func scanPayment(row scanner) (*payments.Payment, error) {
 	var canceled sql.NullTime
 	var m nullMethod
 	dest := []any{&p.ID, &p.MerchantID, &p.Amount, &p.Currency, &p.Status, &p.CaptureMethod,
-		&p.AmountCapturable, &p.AmountReceived, &p.AmountRefunded, &p.Description, &metadata,
+		&p.AmountCapturable, &p.AmountReceived, &p.AmountRefunded, &p.AmountRefundPending, &p.Description, &metadata,
 		&pmID, &p.ReturnURL, &nextURL, &p.FailureCode, &p.DeclineCode,
 		&p.FailureMessage, &p.CancellationReason, &p.Connector, &p.ConnectorReference, &p.ProcessorID,
 		&p.PendingOperation, &p.PendingAmount, &p.ResumeStatus, &p.Livemode, &p.CreatedAt, &p.UpdatedAt,
@@ -150,7 +150,7 @@ func (db *DB) CreatePayment(ctx context.Context, p *payments.Payment, newMethod 
 		if err != nil {
 			return fmt.Errorf("insert payment: %w", err)
 		}
-		return insertEvents(ctx, tx, evs)
+		return insertWrites(ctx, tx, evs, nil)
 	})
 }
 
@@ -262,7 +262,7 @@ func (db *DB) UpdatePayment(ctx context.Context, merchantID, id string, fn func(
 		if err != nil {
 			return fmt.Errorf("update payment: %w", err)
 		}
-		if err := insertEvents(ctx, tx, ch.Events); err != nil {
+		if err := insertWrites(ctx, tx, ch.Events, ch.Ledger); err != nil {
 			return err
 		}
 		out = p

@@ -1,0 +1,226 @@
+// Package refunds returns captured money to customers. A refund reserves
+// its amount on the payment before the processor is called, so that the
+// succeeded and pending refunds of a payment never exceed what was captured,
+// however many arrive at once.
+package refunds
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/paygate/paygate/internal/apierror"
+	"github.com/paygate/paygate/internal/connectors"
+	"github.com/paygate/paygate/internal/events"
+	"github.com/paygate/paygate/internal/ids"
+	"github.com/paygate/paygate/internal/ledger"
+	"github.com/paygate/paygate/internal/payments"
+)
+
+// Status of a refund.
+type Status string
+
+// Statuses.
+const (
+	Pending   Status = "pending"
+	Succeeded Status = "succeeded"
+	Failed    Status = "failed"
+	Canceled  Status = "canceled"
+)
+
+// Refund is the refund resource as the API renders it.
+type Refund struct {
+	ID            string            `json:"id"`
+	Object        string            `json:"object"`
+	Amount        int64             `json:"amount"`
+	Currency      string            `json:"currency"`
+	PaymentID     string            `json:"payment_id"`
+	Status        Status            `json:"status"`
+	Reason        string            `json:"reason,omitempty"`
+	Metadata      map[string]string `json:"metadata"`
+	FailureReason string            `json:"failure_reason,omitempty"`
+	Livemode      bool              `json:"livemode"`
+	CreatedAt     time.Time         `json:"created_at"`
+	UpdatedAt     time.Time         `json:"updated_at"`
+
+	MerchantID  string `json:"-"`
+	ProcessorID string `json:"-"`
+}
+
+// CreateParams is the body of POST /v1/refunds.
+type CreateParams struct {
+	PaymentID *string           `json:"payment_id"`
+	Amount    *int64            `json:"amount"`
+	Reason    *string           `json:"reason"`
+	Metadata  map[string]string `json:"metadata"`
+}
+
+// ListQuery selects a page of refunds, newest first.
+type ListQuery struct {
+	Limit         int
+	StartingAfter string
+	EndingBefore  string
+	PaymentID     string
+}
+
+// Writes is what a refund's change writes beside the rows.
+type Writes struct {
+	Events []events.Event
+	Ledger []ledger.Transaction
+}
+
+// ErrNotFound is returned by a Store for a missing refund or payment.
+var ErrNotFound = errors.New("refunds: not found")
+
+// Store is the persistence refunds need. Both changing methods lock the
+// payment first, so refunds of one payment are serialized.
+type Store interface {
+	// BeginRefund locks the payment, lets fn build the refund and change
+	// the payment's amounts, and writes it all in one transaction.
+	BeginRefund(ctx context.Context, merchantID, paymentID string, fn func(p *payments.Payment) (*Refund, Writes, error)) (*Refund, error)
+	// FinishRefund locks the refund's payment, lets fn settle the refund,
+	// and writes both with fn's writes.
+	FinishRefund(ctx context.Context, merchantID, refundID string, fn func(r *Refund, p *payments.Payment) (Writes, error)) (*Refund, error)
+	Refund(ctx context.Context, merchantID, id string) (*Refund, error)
+	Refunds(ctx context.Context, merchantID string, q ListQuery) ([]*Refund, bool, error)
+}
+
+// Service creates and reads refunds.
+type Service struct {
+	store     Store
+	connector connectors.Connector
+	log       *slog.Logger
+}
+
+// NewService wires a Service.
+func NewService(store Store, connector connectors.Connector, log *slog.Logger) *Service {
+	return &Service{store: store, connector: connector, log: log}
+}
+
+var validReasons = map[string]bool{"duplicate": true, "fraudulent": true, "requested_by_customer": true}
+
+// Create refunds all that remains of a payment, or amount of it.
+func (s *Service) Create(ctx context.Context, acct payments.Account, in CreateParams) (*Refund, error) {
+	if in.PaymentID == nil || *in.PaymentID == "" {
+		return nil, apierror.Missing("payment_id")
+	}
+	if in.Amount != nil {
+		if err := payments.ValidateAmount(in.Amount, "amount"); err != nil {
+			return nil, err
+		}
+	}
+	if in.Reason != nil && !validReasons[*in.Reason] {
+		return nil, apierror.Invalid("parameter_invalid", "reason", "reason must be one of duplicate, fraudulent, requested_by_customer.")
+	}
+	if err := payments.ValidateMetadata(in.Metadata); err != nil {
+		return nil, err
+	}
+	now := payments.Now()
+	var authorization string // the payment's id at the processor
+	r, err := s.store.BeginRefund(ctx, acct.MerchantID, *in.PaymentID, func(p *payments.Payment) (*Refund, Writes, error) {
+		if p.Status != payments.Succeeded {
+			return nil, Writes{}, apierror.UnexpectedState("You cannot refund a payment with status %s; only a succeeded (captured) one.", p.Status)
+		}
+		remaining := p.AmountReceived - p.AmountRefunded - p.AmountRefundPending
+		if remaining <= 0 {
+			return nil, Writes{}, &apierror.Error{Kind: apierror.KindConflict, Code: "charge_already_refunded",
+				Message: "The payment has already been refunded in full (counting refunds in progress)."}
+		}
+		amount := remaining
+		if in.Amount != nil {
+			if *in.Amount > remaining {
+				return nil, Writes{}, apierror.Invalid("amount_too_large", "amount", "The refund amount (%d) is more than what remains refundable (%d).", *in.Amount, remaining)
+			}
+			amount = *in.Amount
+		}
+		r := &Refund{ID: ids.New(ids.Refund), Object: "refund", Amount: amount, Currency: p.Currency, PaymentID: p.ID,
+			Status: Pending, Metadata: map[string]string{}, Livemode: p.Livemode, CreatedAt: now, UpdatedAt: now, MerchantID: p.MerchantID}
+		if in.Reason != nil {
+			r.Reason = *in.Reason
+		}
+		for k, v := range in.Metadata {
+			if v != "" {
+				r.Metadata[k] = v
+			}
+		}
+		p.AmountRefundPending += amount
+		p.UpdatedAt = now
+		authorization = p.ProcessorID
+		ev, err := events.New(r.MerchantID, events.RefundCreated, r.ID, r.Livemode, r, now)
+		return r, Writes{Events: []events.Event{ev}, Ledger: []ledger.Transaction{ledger.RefundCreated(r.MerchantID, r.ID, r.Currency, amount, now)}}, err
+	})
+	if errors.Is(err, ErrNotFound) {
+		e := apierror.NotFound("payment", *in.PaymentID)
+		e.Param = "payment_id"
+		return nil, e
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.logChange(ctx, r)
+	res, err := s.connector.Refund(ctx, connectors.RefundRequest{Reference: r.ID, ProcessorID: authorization, Amount: r.Amount, Currency: r.Currency})
+	if err != nil {
+		// Unknown outcome: the refund stays pending, its amount reserved,
+		// until the processor is asked again.
+		s.log.WarnContext(ctx, "connector refund outcome unknown", "refund_id", r.ID, "error", err.Error())
+		return r, nil
+	}
+	return s.finish(ctx, acct, r.ID, res)
+}
+
+// finish settles a pending refund with the processor's answer; a refund
+// already settled is left as it is.
+func (s *Service) finish(ctx context.Context, acct payments.Account, id string, res connectors.Result) (*Refund, error) {
+	now := payments.Now()
+	changed := false
+	r, err := s.store.FinishRefund(ctx, acct.MerchantID, id, func(r *Refund, p *payments.Payment) (Writes, error) {
+		if r.Status != Pending {
+			return Writes{}, nil
+		}
+		changed = true
+		p.AmountRefundPending -= r.Amount
+		p.UpdatedAt, r.UpdatedAt = now, now
+		var evType string
+		var tx ledger.Transaction
+		if res.Outcome == connectors.Succeeded {
+			r.Status, r.ProcessorID = Succeeded, res.ProcessorID
+			p.AmountRefunded += r.Amount
+			evType, tx = events.RefundSucceeded, ledger.RefundSucceeded(r.MerchantID, r.ID, r.Currency, r.Amount, now)
+		} else {
+			r.Status, r.FailureReason = Failed, "declined"
+			if res.FailureCode != "refund_failed" {
+				r.FailureReason = "unknown"
+			}
+			evType, tx = events.RefundFailed, ledger.RefundFailed(r.MerchantID, r.ID, r.Currency, r.Amount, now)
+		}
+		ev, err := events.New(r.MerchantID, evType, r.ID, r.Livemode, r, now)
+		return Writes{Events: []events.Event{ev}, Ledger: []ledger.Transaction{tx}}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if changed {
+		s.logChange(ctx, r)
+	}
+	return r, nil
+}
+
+// Get retrieves a refund.
+func (s *Service) Get(ctx context.Context, acct payments.Account, id string) (*Refund, error) {
+	r, err := s.store.Refund(ctx, acct.MerchantID, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, apierror.NotFound("refund", id)
+	}
+	return r, err
+}
+
+// List returns a page of refunds, newest first.
+func (s *Service) List(ctx context.Context, acct payments.Account, q ListQuery) ([]*Refund, bool, error) {
+	return s.store.Refunds(ctx, acct.MerchantID, q)
+}
+
+func (s *Service) logChange(ctx context.Context, r *Refund) {
+	s.log.InfoContext(ctx, "refund status changed", "refund_id", r.ID, "payment_id", r.PaymentID, "merchant_id", r.MerchantID,
+		"to", string(r.Status), "amount", r.Amount, "currency", r.Currency)
+}
