@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/paygate/paygate/internal/config"
+	"github.com/paygate/paygate/internal/connectors"
 	"github.com/paygate/paygate/internal/connectors/sandbox"
 	"github.com/paygate/paygate/internal/httpapi"
 	"github.com/paygate/paygate/internal/ledger"
@@ -36,6 +37,7 @@ commands:
   merchants create --name N  create a merchant and print its secret key
   ledger verify              check the ledger's invariants; exit 1 on a violation
   healthcheck                exit 0 when the server at PAYGATE_ADDR is ready
+  sandbox serve              run the sandbox processor on its own (PAYGATE_SANDBOX_ADDR)
   version                    print the version
 
 Configuration is read from PAYGATE_* environment variables; see the README.`
@@ -71,6 +73,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return createMerchant(ctx, cfg, rest[1:], stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, cfg)
+	case "sandbox":
+		if len(rest) != 1 || rest[0] != "serve" {
+			return errors.New("usage: paygate sandbox serve")
+		}
+		return serveSandbox(ctx, cfg, stderr)
 	case "ledger":
 		if len(rest) != 1 || rest[0] != "verify" {
 			return errors.New("usage: paygate ledger verify")
@@ -204,13 +211,23 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 			return err
 		}
 	}
-	connector := sandbox.New(cfg.PublicURL)
+	var connector connectors.Connector = sandbox.New(cfg.PublicURL)
+	if cfg.SandboxURL != "" {
+		connector = sandbox.NewClient(cfg.SandboxURL, 10*time.Second)
+	}
 	pay := payments.NewService(db, connector, keyring, log)
 	refs := refunds.NewService(db, connector, log)
 	handler := httpapi.NewServer(log, httpapi.Config{AdminToken: cfg.AdminToken, OpenAPI: doc}, pay, refs, db, db, db)
 
+	log.Info("paygate starting", "database", db.Backend(), "connector", connector.Name(), "remote_sandbox", cfg.SandboxURL != "")
+	return listenAndServe(ctx, cfg, cfg.Addr, handler, log)
+}
+
+// listenAndServe serves handler on addr until ctx ends, then shuts down
+// gracefully: no new connections, in-flight requests finish.
+func listenAndServe(ctx context.Context, cfg config.Config, addr string, handler http.Handler, log *slog.Logger) error {
 	srv := &http.Server{
-		Addr:              cfg.Addr,
+		Addr:              addr,
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
@@ -219,11 +236,11 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12},
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	log.Info("paygate listening", "addr", ln.Addr().String(), "env", cfg.Env, "database", db.Backend(), "version", version)
+	log.Info("listening", "addr", ln.Addr().String(), "env", cfg.Env, "version", version)
 	errc := make(chan error, 1)
 	go func() {
 		if cfg.TLSCertFile != "" {
@@ -244,6 +261,12 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// serveSandbox runs the sandbox processor as its own process.
+func serveSandbox(ctx context.Context, cfg config.Config, stderr io.Writer) error {
+	log := logging.New(stderr, cfg.LogLevel, cfg.LogFormat)
+	return listenAndServe(ctx, cfg, cfg.SandboxAddr, sandbox.Handler(sandbox.New(cfg.PublicURL)), log)
 }
 
 // createDemoMerchant gives a newcomer a key on the first start of an empty

@@ -186,7 +186,7 @@ func TestMigrateAndMerchantsCreate(t *testing.T) {
 		vars := map[string]string{"PAYGATE_DATABASE_URL": url, "PAYGATE_ADDR": freeAddr(t), "PAYGATE_ENCRYPTION_KEYS": "k1:" + vault.NewKey(),
 			"PAYGATE_ADMIN_TOKEN": strings.Repeat("z9", 20)}
 		var out, errOut bytes.Buffer
-		if err := run(context.Background(), []string{"paygate", "migrate"}, env(vars), &out, &errOut); err != nil || !strings.Contains(out.String(), "applied 1 ") {
+		if err := run(context.Background(), []string{"paygate", "migrate"}, env(vars), &out, &errOut); err != nil || strings.Contains(out.String(), "applied 0 ") || !strings.Contains(out.String(), "applied ") {
 			t.Fatalf("migrate: %v %q", err, out.String())
 		}
 		out.Reset()
@@ -230,4 +230,34 @@ func TestServeRefusesBusyPort(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "listen") {
 		t.Fatalf("want a listen error, got %v", err)
 	}
+}
+
+func TestLedgerVerifyCommand(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, backend string) {
+		url := storetest.NewURL(t, backend)
+		vars := map[string]string{"PAYGATE_DATABASE_URL": url, "PAYGATE_ADDR": freeAddr(t), "PAYGATE_ENCRYPTION_KEYS": "k1:" + vault.NewKey()}
+		var out, errOut bytes.Buffer
+		if err := run(context.Background(), []string{"paygate", "merchants", "create", "--name", "L"}, env(vars), &out, &errOut); err != nil {
+			t.Fatal(err)
+		}
+		key := keyPattern.FindString(out.String())
+		s := startServe(t, vars)
+		pay(t, s.url, key)
+		if err := s.stop(); err != nil {
+			t.Fatal(err)
+		}
+		out.Reset()
+		if err := run(context.Background(), []string{"paygate", "ledger", "verify"}, env(vars), &out, &errOut); err != nil || !strings.Contains(out.String(), "ledger verified") {
+			t.Fatalf("verify: %v %s", err, out.String())
+		}
+		// Tamper with an entry: verify must notice.
+		db := storetest.OpenURL(t, url)
+		if _, err := db.SQL().Exec(`UPDATE ledger_entries SET amount = amount + 1 WHERE account = 'merchant_balance'`); err != nil {
+			t.Fatal(err)
+		}
+		out.Reset()
+		if err := run(context.Background(), []string{"paygate", "ledger", "verify"}, env(vars), &out, &errOut); err == nil || !strings.Contains(out.String(), "VIOLATION") {
+			t.Fatalf("tampered ledger verified: %v %s", err, out.String())
+		}
+	})
 }

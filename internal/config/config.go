@@ -33,6 +33,11 @@ type Config struct {
 	PublicURL      string
 	AutoMigrate    bool
 	AllowSQLite    bool
+	// SandboxURL, when set, is a sandbox process (`paygate sandbox serve`)
+	// to use instead of the in-process sandbox; SandboxAddr is where that
+	// process listens.
+	SandboxURL  string
+	SandboxAddr string
 }
 
 // Production reports whether the production checks apply.
@@ -77,10 +82,20 @@ func Load(getenv func(string) string) (Config, error) {
 		TLSCertFile:    get("PAYGATE_TLS_CERT_FILE", ""),
 		TLSKeyFile:     get("PAYGATE_TLS_KEY_FILE", ""),
 		PublicURL:      strings.TrimSuffix(get("PAYGATE_PUBLIC_URL", ""), "/"),
+		SandboxURL:     strings.TrimSuffix(get("PAYGATE_SANDBOX_URL", ""), "/"),
+		SandboxAddr:    get("PAYGATE_SANDBOX_ADDR", "127.0.0.1:8090"),
 	}
 	var err error
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return c, bad("PAYGATE_ADDR", "must be host:port, like 127.0.0.1:8080 (%v)", err)
+	}
+	if _, _, err := net.SplitHostPort(c.SandboxAddr); err != nil {
+		return c, bad("PAYGATE_SANDBOX_ADDR", "must be host:port (%v)", err)
+	}
+	if c.SandboxURL != "" {
+		if u, err := url.Parse(c.SandboxURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return c, bad("PAYGATE_SANDBOX_URL", "must be an absolute http or https URL")
+		}
 	}
 	if c.Env != "development" && c.Env != "production" {
 		return c, bad("PAYGATE_ENV", "must be development or production, not %q", c.Env)

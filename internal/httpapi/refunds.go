@@ -94,7 +94,7 @@ func parseRefundList(v url.Values) (refunds.ListQuery, error) {
 
 // LedgerReader totals a merchant's ledger.
 type LedgerReader interface {
-	LedgerSums(ctx context.Context, merchantID string) ([]ledger.Sum, error)
+	LedgerSums(ctx context.Context, merchantID string, livemode bool) ([]ledger.Sum, error)
 }
 
 type balance struct {
@@ -109,7 +109,8 @@ func handleBalance(log *slog.Logger, books LedgerReader) http.Handler {
 				return apierror.Invalid("parameter_unknown", name, "Received unknown parameter: %s.", truncate(name, 40))
 			}
 		}
-		sums, err := books.LedgerSums(r.Context(), accountFrom(r.Context()).MerchantID)
+		acct := accountFrom(r.Context())
+		sums, err := books.LedgerSums(r.Context(), acct.MerchantID, acct.Livemode)
 		if err != nil {
 			return err
 		}

@@ -65,35 +65,36 @@ type Transaction struct {
 	Kind       string
 	ObjectID   string // the payment or refund
 	Currency   string
+	Livemode   bool // test-mode money never mixes with live money
 	CreatedAt  time.Time
 	Entries    []Entry
 }
 
-func move(kind, merchantID, objectID, currency string, amount int64, from, to string, now time.Time) Transaction {
+func move(kind, merchantID, objectID, currency string, livemode bool, amount int64, from, to string, now time.Time) Transaction {
 	return Transaction{
-		ID: ids.New(TransactionPrefix), MerchantID: merchantID, Kind: kind, ObjectID: objectID, Currency: currency, CreatedAt: now,
+		ID: ids.New(TransactionPrefix), MerchantID: merchantID, Kind: kind, ObjectID: objectID, Currency: currency, Livemode: livemode, CreatedAt: now,
 		Entries: []Entry{{Account: from, Amount: -amount}, {Account: to, Amount: amount}},
 	}
 }
 
 // Capture records money captured from a cardholder for the merchant.
-func Capture(merchantID, paymentID, currency string, amount int64, now time.Time) Transaction {
-	return move(KindCapture, merchantID, paymentID, currency, amount, Cardholders, MerchantBalance, now)
+func Capture(merchantID, paymentID, currency string, livemode bool, amount int64, now time.Time) Transaction {
+	return move(KindCapture, merchantID, paymentID, currency, livemode, amount, Cardholders, MerchantBalance, now)
 }
 
 // RefundCreated reserves a refund out of the merchant's balance.
-func RefundCreated(merchantID, refundID, currency string, amount int64, now time.Time) Transaction {
-	return move(KindRefundCreated, merchantID, refundID, currency, amount, MerchantBalance, RefundsPending, now)
+func RefundCreated(merchantID, refundID, currency string, livemode bool, amount int64, now time.Time) Transaction {
+	return move(KindRefundCreated, merchantID, refundID, currency, livemode, amount, MerchantBalance, RefundsPending, now)
 }
 
 // RefundSucceeded pays a reserved refund back to the cardholder.
-func RefundSucceeded(merchantID, refundID, currency string, amount int64, now time.Time) Transaction {
-	return move(KindRefundSucceeded, merchantID, refundID, currency, amount, RefundsPending, Cardholders, now)
+func RefundSucceeded(merchantID, refundID, currency string, livemode bool, amount int64, now time.Time) Transaction {
+	return move(KindRefundSucceeded, merchantID, refundID, currency, livemode, amount, RefundsPending, Cardholders, now)
 }
 
 // RefundFailed reverses a reserved refund into the merchant's balance.
-func RefundFailed(merchantID, refundID, currency string, amount int64, now time.Time) Transaction {
-	return move(KindRefundFailed, merchantID, refundID, currency, amount, RefundsPending, MerchantBalance, now)
+func RefundFailed(merchantID, refundID, currency string, livemode bool, amount int64, now time.Time) Transaction {
+	return move(KindRefundFailed, merchantID, refundID, currency, livemode, amount, RefundsPending, MerchantBalance, now)
 }
 
 // Sum is the total of one account's entries of one kind of transaction.

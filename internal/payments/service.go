@@ -463,7 +463,7 @@ func (s *Service) finish(ctx context.Context, acct Account, id, op string, res c
 		}
 		var ch Change
 		if captured := p.AmountReceived - received; captured > 0 {
-			ch.Ledger = append(ch.Ledger, ledger.Capture(p.MerchantID, p.ID, p.Currency, captured, now))
+			ch.Ledger = append(ch.Ledger, ledger.Capture(p.MerchantID, p.ID, p.Currency, p.Livemode, captured, now))
 		}
 		if evType != "" {
 			ev, err := events.New(p.MerchantID, evType, p.ID, p.Livemode, p, now)

@@ -148,7 +148,7 @@ func (s *Service) Create(ctx context.Context, acct payments.Account, in CreatePa
 		p.UpdatedAt = now
 		authorization = p.ProcessorID
 		ev, err := events.New(r.MerchantID, events.RefundCreated, r.ID, r.Livemode, r, now)
-		return r, Writes{Events: []events.Event{ev}, Ledger: []ledger.Transaction{ledger.RefundCreated(r.MerchantID, r.ID, r.Currency, amount, now)}}, err
+		return r, Writes{Events: []events.Event{ev}, Ledger: []ledger.Transaction{ledger.RefundCreated(r.MerchantID, r.ID, r.Currency, r.Livemode, amount, now)}}, err
 	})
 	if errors.Is(err, ErrNotFound) {
 		e := apierror.NotFound("payment", *in.PaymentID)
@@ -186,13 +186,13 @@ func (s *Service) finish(ctx context.Context, acct payments.Account, id string, 
 		if res.Outcome == connectors.Succeeded {
 			r.Status, r.ProcessorID = Succeeded, res.ProcessorID
 			p.AmountRefunded += r.Amount
-			evType, tx = events.RefundSucceeded, ledger.RefundSucceeded(r.MerchantID, r.ID, r.Currency, r.Amount, now)
+			evType, tx = events.RefundSucceeded, ledger.RefundSucceeded(r.MerchantID, r.ID, r.Currency, r.Livemode, r.Amount, now)
 		} else {
 			r.Status, r.FailureReason = Failed, "declined"
 			if res.FailureCode != "refund_failed" {
 				r.FailureReason = "unknown"
 			}
-			evType, tx = events.RefundFailed, ledger.RefundFailed(r.MerchantID, r.ID, r.Currency, r.Amount, now)
+			evType, tx = events.RefundFailed, ledger.RefundFailed(r.MerchantID, r.ID, r.Currency, r.Livemode, r.Amount, now)
 		}
 		ev, err := events.New(r.MerchantID, evType, r.ID, r.Livemode, r, now)
 		return Writes{Events: []events.Event{ev}, Ledger: []ledger.Transaction{tx}}, err

@@ -189,8 +189,8 @@ func insertWrites(ctx context.Context, q queryer, evs []events.Event, txs []ledg
 		return err
 	}
 	for _, t := range txs {
-		if _, err := q.ExecContext(ctx, `INSERT INTO ledger_transactions (id, merchant_id, kind, object_id, currency, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6)`, t.ID, t.MerchantID, t.Kind, t.ObjectID, t.Currency, t.CreatedAt); err != nil {
+		if _, err := q.ExecContext(ctx, `INSERT INTO ledger_transactions (id, merchant_id, kind, object_id, currency, livemode, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, t.ID, t.MerchantID, t.Kind, t.ObjectID, t.Currency, t.Livemode, t.CreatedAt); err != nil {
 			return fmt.Errorf("insert ledger transaction: %w", err)
 		}
 		for _, e := range t.Entries {

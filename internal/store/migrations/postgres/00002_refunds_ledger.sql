@@ -30,6 +30,7 @@ CREATE TABLE ledger_transactions (
     kind        text NOT NULL CHECK (kind IN ('capture', 'refund_created', 'refund_succeeded', 'refund_failed')),
     object_id   text NOT NULL,
     currency    text NOT NULL,
+    livemode    boolean NOT NULL,
     created_at  timestamptz NOT NULL
 );
 CREATE INDEX ledger_transactions_object ON ledger_transactions (object_id);

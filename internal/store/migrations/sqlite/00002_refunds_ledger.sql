@@ -29,6 +29,7 @@ CREATE TABLE ledger_transactions (
     kind        TEXT NOT NULL CHECK (kind IN ('capture', 'refund_created', 'refund_succeeded', 'refund_failed')),
     object_id   TEXT NOT NULL,
     currency    TEXT NOT NULL,
+    livemode    BOOLEAN NOT NULL,
     created_at  TIMESTAMP NOT NULL
 );
 CREATE INDEX ledger_transactions_object ON ledger_transactions (object_id);

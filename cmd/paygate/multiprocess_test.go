@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/paygate/paygate/internal/connectors/sandbox"
+	"github.com/paygate/paygate/internal/store"
+	"github.com/paygate/paygate/internal/store/storetest"
+	"github.com/paygate/paygate/internal/testutil"
+	"github.com/paygate/paygate/internal/vault"
+)
+
+// buildBinary builds the real paygate binary, as the Dockerfile does.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "paygate")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// process is a running paygate binary, killed at the end of the test.
+type process struct {
+	cmd    *exec.Cmd
+	url    string
+	stderr *testutil.SyncBuffer
+}
+
+func startProcess(t *testing.T, bin string, vars map[string]string, addrVar string, args ...string) *process {
+	t.Helper()
+	p := &process{cmd: exec.Command(bin, args...), url: "http://" + vars[addrVar], stderr: &testutil.SyncBuffer{}}
+	for k, v := range vars {
+		p.cmd.Env = append(p.cmd.Env, k+"="+v)
+	}
+	p.cmd.Stdout, p.cmd.Stderr = &bytes.Buffer{}, p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.cmd.Process.Kill(); _ = p.cmd.Wait() })
+	ready := "/readyz"
+	if args[0] == "sandbox" {
+		ready = "/stats"
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(p.url + ready)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%v not ready: %s", args, p.stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func postJSON(t *testing.T, url, token string, body any) (int, map[string]any) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest("POST", url, bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Error(err)
+		return 0, nil
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m
+}
+
+// TestThreeInstancesRefundRace runs three `paygate serve` processes on one
+// PostgreSQL database with one sandbox process, and spreads 200 concurrent
+// 1-unit refunds of a 100-unit payment over them.
+func TestThreeInstancesRefundRace(t *testing.T) {
+	if os.Getenv(storetest.EnvURL) == "" {
+		storetest.Backends(t) // fails under CI
+		t.Skip("needs PostgreSQL")
+	}
+	bin := buildBinary(t)
+	dbURL := storetest.NewURL(t, store.Postgres)
+	token := strings.Repeat("t0k3n", 8)
+	sb := startProcess(t, bin, map[string]string{"PAYGATE_SANDBOX_ADDR": freeAddr(t)}, "PAYGATE_SANDBOX_ADDR", "sandbox", "serve")
+	base := map[string]string{"PAYGATE_DATABASE_URL": dbURL, "PAYGATE_ADMIN_TOKEN": token,
+		"PAYGATE_ENCRYPTION_KEYS": "k1:" + vault.NewKey(), "PAYGATE_SANDBOX_URL": sb.url, "PAYGATE_LOG_LEVEL": "warn"}
+	var gws []*process
+	for i := 0; i < 3; i++ {
+		vars := map[string]string{"PAYGATE_ADDR": freeAddr(t)}
+		for k, v := range base {
+			vars[k] = v
+		}
+		gws = append(gws, startProcess(t, bin, vars, "PAYGATE_ADDR", "serve"))
+	}
+	status, m := postJSON(t, gws[0].url+"/v1/merchants", token, map[string]any{"name": "Multi"})
+	if status != 201 {
+		t.Fatalf("merchant: %d %v", status, m)
+	}
+	key := m["api_key"].(map[string]any)["secret"].(string)
+	status, p := postJSON(t, gws[1].url+"/v1/payments", key, map[string]any{"amount": 100, "currency": "usd", "confirm": true,
+		"payment_method": map[string]any{"type": "card", "card": map[string]any{"number": "4242424242424242", "exp_month": 12, "exp_year": 2040, "cvc": "123"}}})
+	if status != 201 || p["status"] != "succeeded" {
+		t.Fatalf("payment: %d %v", status, p)
+	}
+	var mu sync.Mutex
+	counts := map[int]int{}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := 0; i < 200; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			s, _ := postJSON(t, gws[i%3].url+"/v1/refunds", key, map[string]any{"payment_id": p["id"], "amount": 1})
+			mu.Lock()
+			counts[s]++
+			mu.Unlock()
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if counts[201] != 100 || counts[201]+counts[409]+counts[400] != 200 {
+		t.Errorf("refund race over three instances: %v", counts)
+	}
+	req, _ := http.NewRequest("GET", gws[2].url+"/v1/payments/"+p["id"].(string), nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&got)
+	resp.Body.Close()
+	if got["amount_refunded"] != 100.0 {
+		t.Errorf("amount_refunded %v", got["amount_refunded"])
+	}
+	if n, err := sandbox.NewClient(sb.url, 5*time.Second).Performed(context.Background(), "refund"); err != nil || n != 100 {
+		t.Errorf("refunds at the sandbox: %d %v", n, err)
+	}
+	cmd := exec.Command(bin, "ledger", "verify")
+	cmd.Env = []string{"PAYGATE_DATABASE_URL=" + dbURL}
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "ledger verified") {
+		t.Errorf("paygate ledger verify: %v\n%s", err, out)
+	}
+	for _, g := range gws {
+		if strings.Contains(g.stderr.String(), `"level":"ERROR"`) {
+			t.Errorf("errors logged: %s", g.stderr.String())
+		}
+	}
+}
