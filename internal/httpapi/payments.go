@@ -72,40 +72,67 @@ func handlePaymentList(log *slog.Logger, pay *payments.Service) http.Handler {
 	})
 }
 
-// parsePaymentList reads the list parameters strictly: an unknown or
-// malformed parameter is a 400 naming it.
-func parsePaymentList(v url.Values) (payments.ListQuery, error) {
-	q := payments.ListQuery{Limit: 10}
+// page is the cursor part of every list's parameters.
+type page struct {
+	Limit                       int
+	StartingAfter, EndingBefore string
+}
+
+// parseList reads list parameters strictly: limit and the cursors (ids
+// with idPrefix) here, the rest by filter, which reports whether it knew
+// the parameter. An unknown or malformed parameter is a 400 naming it.
+func parseList(v url.Values, idPrefix string, filter func(name, val string) (bool, error)) (page, error) {
+	p := page{Limit: 10}
 	for name, vals := range v {
 		if len(vals) != 1 {
-			return q, apierror.Invalid("parameter_invalid", name, "%s may be given once.", name)
+			return p, apierror.Invalid("parameter_invalid", name, "%s may be given once.", name)
 		}
 		val := vals[0]
 		switch name {
 		case "limit":
 			n, err := strconv.Atoi(val)
 			if err != nil || n < 1 || n > 100 {
-				return q, apierror.Invalid("parameter_invalid", "limit", "limit must be an integer from 1 to 100.")
+				return p, apierror.Invalid("parameter_invalid", "limit", "limit must be an integer from 1 to 100.")
 			}
-			q.Limit = n
+			p.Limit = n
 		case "starting_after", "ending_before":
-			if !ids.Valid(ids.Payment, val) {
-				return q, apierror.Invalid("parameter_invalid", name, "%s must be a payment id (pay_…).", name)
+			if !ids.Valid(idPrefix, val) {
+				return p, apierror.Invalid("parameter_invalid", name, "%s must be an id (%s…).", name, idPrefix)
 			}
 			if name == "starting_after" {
-				q.StartingAfter = val
+				p.StartingAfter = val
 			} else {
-				q.EndingBefore = val
+				p.EndingBefore = val
 			}
+		default:
+			known, err := filter(name, val)
+			if err != nil {
+				return p, err
+			}
+			if !known {
+				return p, apierror.Invalid("parameter_unknown", name, "Received unknown parameter: %s.", truncate(name, 40))
+			}
+		}
+	}
+	if p.StartingAfter != "" && p.EndingBefore != "" {
+		return p, apierror.Invalid("parameter_invalid", "ending_before", "Give starting_after or ending_before, not both.")
+	}
+	return p, nil
+}
+
+func parsePaymentList(v url.Values) (payments.ListQuery, error) {
+	var q payments.ListQuery
+	pg, err := parseList(v, ids.Payment, func(name, val string) (bool, error) {
+		switch name {
 		case "status":
 			if !payments.Status(val).Valid() {
-				return q, apierror.Invalid("parameter_invalid", "status", "status %q is not a payment status.", truncate(val, 40))
+				return true, apierror.Invalid("parameter_invalid", "status", "status %q is not a payment status.", truncate(val, 40))
 			}
 			q.Status = payments.Status(val)
 		case "created_gte", "created_lte":
 			t, err := parseTime(val)
 			if err != nil {
-				return q, apierror.Invalid("parameter_invalid", name, "%s must be an RFC 3339 time or Unix seconds.", name)
+				return true, apierror.Invalid("parameter_invalid", name, "%s must be an RFC 3339 time or Unix seconds.", name)
 			}
 			if name == "created_gte" {
 				q.CreatedGTE = &t
@@ -113,13 +140,12 @@ func parsePaymentList(v url.Values) (payments.ListQuery, error) {
 				q.CreatedLTE = &t
 			}
 		default:
-			return q, apierror.Invalid("parameter_unknown", name, "Received unknown parameter: %s.", truncate(name, 40))
+			return false, nil
 		}
-	}
-	if q.StartingAfter != "" && q.EndingBefore != "" {
-		return q, apierror.Invalid("parameter_invalid", "ending_before", "Give starting_after or ending_before, not both.")
-	}
-	return q, nil
+		return true, nil
+	})
+	q.Limit, q.StartingAfter, q.EndingBefore = pg.Limit, pg.StartingAfter, pg.EndingBefore
+	return q, err
 }
 
 func parseTime(s string) (time.Time, error) {

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 
 	"github.com/paygate/paygate/internal/apierror"
 	"github.com/paygate/paygate/internal/ids"
@@ -55,41 +54,19 @@ func handleRefundList(log *slog.Logger, refs *refunds.Service) http.Handler {
 }
 
 func parseRefundList(v url.Values) (refunds.ListQuery, error) {
-	q := refunds.ListQuery{Limit: 10}
-	for name, vals := range v {
-		if len(vals) != 1 {
-			return q, apierror.Invalid("parameter_invalid", name, "%s may be given once.", name)
+	var q refunds.ListQuery
+	pg, err := parseList(v, ids.Refund, func(name, val string) (bool, error) {
+		if name != "payment_id" {
+			return false, nil
 		}
-		val := vals[0]
-		switch name {
-		case "limit":
-			n, err := strconv.Atoi(val)
-			if err != nil || n < 1 || n > 100 {
-				return q, apierror.Invalid("parameter_invalid", "limit", "limit must be an integer from 1 to 100.")
-			}
-			q.Limit = n
-		case "starting_after", "ending_before":
-			if !ids.Valid(ids.Refund, val) {
-				return q, apierror.Invalid("parameter_invalid", name, "%s must be a refund id (re_…).", name)
-			}
-			if name == "starting_after" {
-				q.StartingAfter = val
-			} else {
-				q.EndingBefore = val
-			}
-		case "payment_id":
-			if !ids.Valid(ids.Payment, val) {
-				return q, apierror.Invalid("parameter_invalid", name, "payment_id must be a payment id (pay_…).")
-			}
-			q.PaymentID = val
-		default:
-			return q, apierror.Invalid("parameter_unknown", name, "Received unknown parameter: %s.", truncate(name, 40))
+		if !ids.Valid(ids.Payment, val) {
+			return true, apierror.Invalid("parameter_invalid", name, "payment_id must be a payment id (pay_…).")
 		}
-	}
-	if q.StartingAfter != "" && q.EndingBefore != "" {
-		return q, apierror.Invalid("parameter_invalid", "ending_before", "Give starting_after or ending_before, not both.")
-	}
-	return q, nil
+		q.PaymentID = val
+		return true, nil
+	})
+	q.Limit, q.StartingAfter, q.EndingBefore = pg.Limit, pg.StartingAfter, pg.EndingBefore
+	return q, err
 }
 
 // LedgerReader totals a merchant's ledger.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/paygate/paygate/internal/events"
@@ -181,41 +182,49 @@ func (db *DB) Payments(ctx context.Context, merchantID string, q payments.ListQu
 	if q.CreatedLTE != nil {
 		add("p.created_at <= $%d", *q.CreatedLTE)
 	}
+	return listPage(ctx, db, `SELECT `+paymentColumns+paymentFrom, "p.id", where, args,
+		q.Limit, q.StartingAfter, q.EndingBefore, scanPayment)
+}
+
+// listPage runs a list query, newest first, with cursor pagination by id:
+// it fetches one row more than limit to learn whether more lie beyond.
+func listPage[T any](ctx context.Context, db *DB, selectFrom, idCol string, where []string, args []any,
+	limit int, after, before string, scan func(scanner) (T, error)) ([]T, bool, error) {
 	order := "DESC"
 	switch {
-	case q.StartingAfter != "":
-		add("p.id < $%d", q.StartingAfter)
-	case q.EndingBefore != "":
-		// Walk towards newer payments, then flip the page back.
-		add("p.id > $%d", q.EndingBefore)
+	case after != "":
+		args = append(args, after)
+		where = append(where, fmt.Sprintf("%s < $%d", idCol, len(args)))
+	case before != "":
+		// Walk towards newer rows, then flip the page back.
+		args = append(args, before)
+		where = append(where, fmt.Sprintf("%s > $%d", idCol, len(args)))
 		order = "ASC"
 	}
-	args = append(args, q.Limit+1)
-	rows, err := db.r.QueryContext(ctx, `SELECT `+paymentColumns+paymentFrom+` WHERE `+strings.Join(where, " AND ")+
-		` ORDER BY p.id `+order+fmt.Sprintf(` LIMIT $%d`, len(args)), args...)
+	args = append(args, limit+1)
+	rows, err := db.r.QueryContext(ctx, selectFrom+` WHERE `+strings.Join(where, " AND ")+
+		` ORDER BY `+idCol+` `+order+fmt.Sprintf(` LIMIT $%d`, len(args)), args...)
 	if err != nil {
 		return nil, false, err
 	}
 	defer rows.Close()
-	var out []*payments.Payment
+	var out []T
 	for rows.Next() {
-		p, err := scanPayment(rows)
+		v, err := scan(rows)
 		if err != nil {
 			return nil, false, err
 		}
-		out = append(out, p)
+		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, false, err
 	}
-	more := len(out) > q.Limit
+	more := len(out) > limit
 	if more {
-		out = out[:q.Limit]
+		out = out[:limit]
 	}
 	if order == "ASC" {
-		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-			out[i], out[j] = out[j], out[i]
-		}
+		slices.Reverse(out)
 	}
 	return out, more, nil
 }

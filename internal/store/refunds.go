@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/paygate/paygate/internal/events"
 	"github.com/paygate/paygate/internal/ledger"
@@ -145,42 +144,8 @@ func (db *DB) Refunds(ctx context.Context, merchantID string, q refunds.ListQuer
 	if q.PaymentID != "" {
 		add("r.payment_id = $%d", q.PaymentID)
 	}
-	order := "DESC"
-	switch {
-	case q.StartingAfter != "":
-		add("r.id < $%d", q.StartingAfter)
-	case q.EndingBefore != "":
-		add("r.id > $%d", q.EndingBefore)
-		order = "ASC"
-	}
-	args = append(args, q.Limit+1)
-	rows, err := db.r.QueryContext(ctx, `SELECT `+refundColumns+` FROM refunds r WHERE `+strings.Join(where, " AND ")+
-		` ORDER BY r.id `+order+fmt.Sprintf(` LIMIT $%d`, len(args)), args...)
-	if err != nil {
-		return nil, false, err
-	}
-	defer rows.Close()
-	var out []*refunds.Refund
-	for rows.Next() {
-		r, err := scanRefund(rows)
-		if err != nil {
-			return nil, false, err
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, false, err
-	}
-	more := len(out) > q.Limit
-	if more {
-		out = out[:q.Limit]
-	}
-	if order == "ASC" {
-		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-			out[i], out[j] = out[j], out[i]
-		}
-	}
-	return out, more, nil
+	return listPage(ctx, db, `SELECT `+refundColumns+` FROM refunds r`, "r.id", where, args,
+		q.Limit, q.StartingAfter, q.EndingBefore, scanRefund)
 }
 
 // insertWrites stores the events and ledger transactions of a change.
