@@ -235,6 +235,8 @@ func TestPaymentMethods(t *testing.T) {
 		if p["status"] != "succeeded" {
 			t.Errorf("wallet by id: %v", p)
 		}
+		h.apiErr("POST", "/v1/payment_methods", h.keyA, map[string]any{}, 400, "parameter_missing", "type")
+		h.apiErr("POST", "/v1/payment_methods", h.keyA, map[string]any{"type": "wallet"}, 400, "parameter_missing", "wallet")
 		h.apiErr("POST", "/v1/payment_methods", h.keyA, map[string]any{"type": "card", "card": map[string]any{"number": "4242424242424241", "exp_month": 1, "exp_year": expYear}}, 400, "invalid_number", "card.number")
 	})
 }

@@ -142,54 +142,60 @@ func strictDecode(b []byte, v any, prefix string) error {
 // ValidateMethod checks an inline method; requireCVC is set when the card is
 // about to be charged. param is the path of the object in the request.
 func ValidateMethod(d *MethodData, requireCVC bool, param string, now time.Time) (digits string, err error) {
+	at := func(name string) string {
+		if param == "" {
+			return name
+		}
+		return param + "." + name
+	}
 	switch d.Type {
 	case "":
-		return "", apierror.Missing(param + ".type")
+		return "", apierror.Missing(at("type"))
 	case "card":
 		if d.Wallet != nil {
-			return "", apierror.Invalid("parameter_unknown", param+".wallet", "A card payment method takes no wallet.")
+			return "", apierror.Invalid("parameter_unknown", at("wallet"), "A card payment method takes no wallet.")
 		}
 		if d.Card == nil {
-			return "", apierror.Missing(param + ".card")
+			return "", apierror.Missing(at("card"))
 		}
 		c := d.Card
 		digits, err := cards.Validate(cards.Input{Number: c.Number, ExpMonth: c.ExpMonth, ExpYear: c.ExpYear, CVC: c.CVC, RequireCVC: requireCVC}, now)
 		if fe, ok := err.(*cards.FieldError); ok {
-			return "", apierror.Invalid(fe.Code, param+".card."+fe.Field, "%s", fe.Message)
+			return "", apierror.Invalid(fe.Code, at("card.")+fe.Field, "%s", fe.Message)
 		} else if err != nil {
 			return "", err
 		}
 		if utf8.RuneCountInString(c.HolderName) > 200 {
-			return "", apierror.Invalid("parameter_invalid", param+".card.holder_name", "holder_name must be at most 200 characters.")
+			return "", apierror.Invalid("parameter_invalid", at("card.holder_name"), "holder_name must be at most 200 characters.")
 		}
 		return digits, nil
 	case "wallet":
 		if d.Card != nil {
-			return "", apierror.Invalid("parameter_unknown", param+".card", "A wallet payment method takes no card.")
+			return "", apierror.Invalid("parameter_unknown", at("card"), "A wallet payment method takes no card.")
 		}
 		if d.Wallet == nil {
-			return "", apierror.Missing(param + ".wallet")
+			return "", apierror.Missing(at("wallet"))
 		}
 		switch d.Wallet.Type {
 		case "":
-			return "", apierror.Missing(param + ".wallet.type")
+			return "", apierror.Missing(at("wallet.type"))
 		case "apple_pay", "google_pay":
 			if d.Wallet.Token == "" {
-				return "", apierror.Missing(param + ".wallet.token")
+				return "", apierror.Missing(at("wallet.token"))
 			}
 			if len(d.Wallet.Token) > 8192 {
-				return "", apierror.Invalid("parameter_invalid", param+".wallet.token", "The wallet token is too long.")
+				return "", apierror.Invalid("parameter_invalid", at("wallet.token"), "The wallet token is too long.")
 			}
 		case "paypal":
 			if d.Wallet.Token != "" {
-				return "", apierror.Invalid("parameter_invalid", param+".wallet.token", "A paypal wallet takes no token: the customer approves on PayPal's page.")
+				return "", apierror.Invalid("parameter_invalid", at("wallet.token"), "A paypal wallet takes no token: the customer approves on PayPal's page.")
 			}
 		default:
-			return "", apierror.Invalid("parameter_invalid", param+".wallet.type", "wallet.type must be one of apple_pay, google_pay, paypal.")
+			return "", apierror.Invalid("parameter_invalid", at("wallet.type"), "wallet.type must be one of apple_pay, google_pay, paypal.")
 		}
 		return "", nil
 	}
-	return "", apierror.Invalid("parameter_invalid", param+".type", "type must be card or wallet.")
+	return "", apierror.Invalid("parameter_invalid", at("type"), "type must be card or wallet.")
 }
 
 // ValidateAmount checks an amount parameter: present, 1 to MaxAmount.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/paygate/paygate/internal/apierror"
@@ -176,10 +175,6 @@ func (s *Service) CreateMethod(ctx context.Context, acct Account, d *MethodData)
 	now := s.now()
 	digits, err := ValidateMethod(d, false, "", now)
 	if err != nil {
-		if e, ok := apierror.As(err); ok {
-			e.Param = strings.TrimPrefix(e.Param, ".")
-			e.Message = strings.ReplaceAll(e.Message, "Missing required param: .", "Missing required param: ")
-		}
 		return nil, err
 	}
 	m, err := s.newMethod(acct, d, digits, now)
