@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -23,36 +24,55 @@ func handle(log *slog.Logger, f apiFunc) http.Handler {
 	})
 }
 
+// handleCreate decodes the body, calls create for the request's merchant,
+// and answers 201 with what it made.
+func handleCreate[In, Out any](log *slog.Logger, create func(context.Context, payments.Account, In) (Out, error)) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		in, err := decode[In](w, r)
+		if err != nil {
+			return err
+		}
+		out, err := create(r.Context(), accountFrom(r.Context()), in)
+		if err != nil {
+			return err
+		}
+		return encode(w, http.StatusCreated, out)
+	})
+}
+
+// handleAction decodes the body and applies act to the object named by the
+// path's {id}, answering 200 with the object after the action.
+func handleAction[In, Out any](log *slog.Logger, act func(context.Context, payments.Account, string, In) (Out, error)) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		in, err := decode[In](w, r)
+		if err != nil {
+			return err
+		}
+		out, err := act(r.Context(), accountFrom(r.Context()), r.PathValue("id"), in)
+		if err != nil {
+			return err
+		}
+		return encode(w, http.StatusOK, out)
+	})
+}
+
+// handleGet answers 200 with the object named by the path's {id}.
+func handleGet[Out any](log *slog.Logger, get func(context.Context, payments.Account, string) (Out, error)) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		out, err := get(r.Context(), accountFrom(r.Context()), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return encode(w, http.StatusOK, out)
+	})
+}
+
 // list is the envelope of every list endpoint.
 type list[T any] struct {
 	Object  string `json:"object"`
 	Data    []T    `json:"data"`
 	HasMore bool   `json:"has_more"`
 	URL     string `json:"url"`
-}
-
-func handlePaymentCreate(log *slog.Logger, pay *payments.Service) http.Handler {
-	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
-		in, err := decode[payments.CreateParams](w, r)
-		if err != nil {
-			return err
-		}
-		p, err := pay.Create(r.Context(), accountFrom(r.Context()), in)
-		if err != nil {
-			return err
-		}
-		return encode(w, http.StatusCreated, p)
-	})
-}
-
-func handlePaymentGet(log *slog.Logger, pay *payments.Service) http.Handler {
-	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
-		p, err := pay.Get(r.Context(), accountFrom(r.Context()), r.PathValue("id"))
-		if err != nil {
-			return err
-		}
-		return encode(w, http.StatusOK, p)
-	})
 }
 
 func handlePaymentList(log *slog.Logger, pay *payments.Service) http.Handler {
@@ -161,84 +181,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
-}
-
-func handlePaymentUpdate(log *slog.Logger, pay *payments.Service) http.Handler {
-	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
-		in, err := decode[payments.UpdateParams](w, r)
-		if err != nil {
-			return err
-		}
-		p, err := pay.Update(r.Context(), accountFrom(r.Context()), r.PathValue("id"), in)
-		if err != nil {
-			return err
-		}
-		return encode(w, http.StatusOK, p)
-	})
-}
-
-func handlePaymentConfirm(log *slog.Logger, pay *payments.Service) http.Handler {
-	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
-		in, err := decode[payments.ConfirmParams](w, r)
-		if err != nil {
-			return err
-		}
-		p, err := pay.Confirm(r.Context(), accountFrom(r.Context()), r.PathValue("id"), in)
-		if err != nil {
-			return err
-		}
-		return encode(w, http.StatusOK, p)
-	})
-}
-
-func handlePaymentCapture(log *slog.Logger, pay *payments.Service) http.Handler {
-	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
-		in, err := decode[payments.CaptureParams](w, r)
-		if err != nil {
-			return err
-		}
-		p, err := pay.Capture(r.Context(), accountFrom(r.Context()), r.PathValue("id"), in)
-		if err != nil {
-			return err
-		}
-		return encode(w, http.StatusOK, p)
-	})
-}
-
-func handlePaymentCancel(log *slog.Logger, pay *payments.Service) http.Handler {
-	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
-		in, err := decode[payments.CancelParams](w, r)
-		if err != nil {
-			return err
-		}
-		p, err := pay.Cancel(r.Context(), accountFrom(r.Context()), r.PathValue("id"), in)
-		if err != nil {
-			return err
-		}
-		return encode(w, http.StatusOK, p)
-	})
-}
-
-func handleMethodCreate(log *slog.Logger, pay *payments.Service) http.Handler {
-	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
-		in, err := decode[payments.MethodData](w, r)
-		if err != nil {
-			return err
-		}
-		m, err := pay.CreateMethod(r.Context(), accountFrom(r.Context()), &in)
-		if err != nil {
-			return err
-		}
-		return encode(w, http.StatusCreated, m)
-	})
-}
-
-func handleMethodGet(log *slog.Logger, pay *payments.Service) http.Handler {
-	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
-		m, err := pay.Method(r.Context(), accountFrom(r.Context()), r.PathValue("id"))
-		if err != nil {
-			return err
-		}
-		return encode(w, http.StatusOK, m)
-	})
 }

@@ -192,6 +192,16 @@ func TestLifecycle(t *testing.T) {
 		if p["status"] != "canceled" || p["amount_capturable"] != 0.0 || p["canceled_at"] == nil || p["cancellation_reason"] != "requested_by_customer" {
 			t.Errorf("canceled %v", p)
 		}
+		// The amount limits are inclusive, in any currency's minor unit.
+		for _, c := range []struct {
+			amount   int
+			currency string
+		}{{1, "kwd"}, {99_999_999, "jpy"}} {
+			p := h.obj("POST", "/v1/payments", h.keyA, map[string]any{"amount": c.amount, "currency": c.currency}, 201)
+			if p["amount"] != float64(c.amount) || p["currency"] != strings.ToUpper(c.currency) {
+				t.Errorf("amount limit: %v", p)
+			}
+		}
 		// Confirm with the method given at confirmation, and a return_url.
 		p = h.obj("POST", "/v1/payments", h.keyA, map[string]any{"amount": 100, "currency": "jpy"}, 201)
 		p = h.obj("POST", "/v1/payments/"+p["id"].(string)+"/confirm", h.keyA, map[string]any{"payment_method": card("4000000000003220"), "return_url": "https://shop.example/back"}, 200)

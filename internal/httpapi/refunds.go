@@ -12,30 +12,6 @@ import (
 	"github.com/paygate/paygate/internal/refunds"
 )
 
-func handleRefundCreate(log *slog.Logger, refs *refunds.Service) http.Handler {
-	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
-		in, err := decode[refunds.CreateParams](w, r)
-		if err != nil {
-			return err
-		}
-		ref, err := refs.Create(r.Context(), accountFrom(r.Context()), in)
-		if err != nil {
-			return err
-		}
-		return encode(w, http.StatusCreated, ref)
-	})
-}
-
-func handleRefundGet(log *slog.Logger, refs *refunds.Service) http.Handler {
-	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
-		ref, err := refs.Get(r.Context(), accountFrom(r.Context()), r.PathValue("id"))
-		if err != nil {
-			return err
-		}
-		return encode(w, http.StatusOK, ref)
-	})
-}
-
 func handleRefundList(log *slog.Logger, refs *refunds.Service) http.Handler {
 	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		q, err := parseRefundList(r.URL.Query())
@@ -81,10 +57,8 @@ type balance struct {
 
 func handleBalance(log *slog.Logger, books LedgerReader) http.Handler {
 	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
-		if len(r.URL.Query()) > 0 {
-			for name := range r.URL.Query() {
-				return apierror.Invalid("parameter_unknown", name, "Received unknown parameter: %s.", truncate(name, 40))
-			}
+		for name := range r.URL.Query() {
+			return apierror.Invalid("parameter_unknown", name, "Received unknown parameter: %s.", truncate(name, 40))
 		}
 		acct := accountFrom(r.Context())
 		sums, err := books.LedgerSums(r.Context(), acct.MerchantID, acct.Livemode)

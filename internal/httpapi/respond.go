@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"strconv"
 
 	"github.com/paygate/paygate/internal/apierror"
 	"github.com/paygate/paygate/internal/logging"
@@ -108,13 +107,9 @@ func respondErr(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		}
 	}
 	ks := kindStatus[e.Kind]
-	switch e.Kind {
-	case apierror.KindUnavailable:
+	// A rate limiter sets its own Retry-After before answering.
+	if (e.Kind == apierror.KindUnavailable || e.Kind == apierror.KindRateLimited) && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "1")
-	case apierror.KindRateLimited:
-		if w.Header().Get("Retry-After") == "" {
-			w.Header().Set("Retry-After", strconv.Itoa(1))
-		}
 	}
 	d := errorDetail{Type: ks.typ, Code: e.Code, Message: e.Message, Param: e.Param}
 	if info := logging.Request(r.Context()); info != nil {

@@ -13,20 +13,20 @@ func addRoutes(mux *http.ServeMux, log *slog.Logger, cfg Config, pay *payments.S
 	merchant := func(h http.Handler) http.Handler { return requireMerchant(log, accounts, h) }
 	admin := func(h http.Handler) http.Handler { return requireAdmin(log, cfg.AdminToken, h) }
 
-	mux.Handle("POST /v1/payments", merchant(handlePaymentCreate(log, pay)))
+	mux.Handle("POST /v1/payments", merchant(handleCreate(log, pay.Create)))
 	mux.Handle("GET /v1/payments", merchant(handlePaymentList(log, pay)))
-	mux.Handle("GET /v1/payments/{id}", merchant(handlePaymentGet(log, pay)))
-	mux.Handle("PATCH /v1/payments/{id}", merchant(handlePaymentUpdate(log, pay)))
-	mux.Handle("POST /v1/payments/{id}/confirm", merchant(handlePaymentConfirm(log, pay)))
-	mux.Handle("POST /v1/payments/{id}/capture", merchant(handlePaymentCapture(log, pay)))
-	mux.Handle("POST /v1/payments/{id}/cancel", merchant(handlePaymentCancel(log, pay)))
+	mux.Handle("GET /v1/payments/{id}", merchant(handleGet(log, pay.Get)))
+	mux.Handle("PATCH /v1/payments/{id}", merchant(handleAction(log, pay.Update)))
+	mux.Handle("POST /v1/payments/{id}/confirm", merchant(handleAction(log, pay.Confirm)))
+	mux.Handle("POST /v1/payments/{id}/capture", merchant(handleAction(log, pay.Capture)))
+	mux.Handle("POST /v1/payments/{id}/cancel", merchant(handleAction(log, pay.Cancel)))
 
-	mux.Handle("POST /v1/payment_methods", merchant(handleMethodCreate(log, pay)))
-	mux.Handle("GET /v1/payment_methods/{id}", merchant(handleMethodGet(log, pay)))
+	mux.Handle("POST /v1/payment_methods", merchant(handleCreate(log, pay.CreateMethod)))
+	mux.Handle("GET /v1/payment_methods/{id}", merchant(handleGet(log, pay.Method)))
 
-	mux.Handle("POST /v1/refunds", merchant(handleRefundCreate(log, refs)))
+	mux.Handle("POST /v1/refunds", merchant(handleCreate(log, refs.Create)))
 	mux.Handle("GET /v1/refunds", merchant(handleRefundList(log, refs)))
-	mux.Handle("GET /v1/refunds/{id}", merchant(handleRefundGet(log, refs)))
+	mux.Handle("GET /v1/refunds/{id}", merchant(handleGet(log, refs.Get)))
 
 	mux.Handle("GET /v1/balance", merchant(handleBalance(log, books)))
 

@@ -103,9 +103,9 @@ func (s *Service) Create(ctx context.Context, acct Account, in CreateParams) (*P
 	if err != nil {
 		return nil, err
 	}
-	if err := errors.Join(validateCaptureMethod(in.CaptureMethod), validateDescription(in.Description),
+	if err := firstError(validateCaptureMethod(in.CaptureMethod), validateDescription(in.Description),
 		ValidateMetadata(in.Metadata), validateReturnURL(in.ReturnURL)); err != nil {
-		return nil, firstErr(err)
+		return nil, err
 	}
 	digits, err := validateMethodRef(in.PaymentMethod, in.Confirm, now)
 	if err != nil {
@@ -163,11 +163,14 @@ func (s *Service) Create(ctx context.Context, acct Account, in CreateParams) (*P
 	return s.confirm(ctx, acct, p.ID, ConfirmParams{}, sec)
 }
 
-func firstErr(err error) error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()[0]
+// firstError is the first failed validation, in the order given.
+func firstError(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
 	}
-	return err
+	return nil
 }
 
 // CreateMethod tokenizes a card or wallet for later use.
@@ -280,8 +283,8 @@ func (s *Service) Update(ctx context.Context, acct Account, id string, in Update
 			return nil, err
 		}
 	}
-	if err := errors.Join(validateCaptureMethod(in.CaptureMethod), validateDescription(in.Description), ValidateMetadata(in.Metadata)); err != nil {
-		return nil, firstErr(err)
+	if err := firstError(validateCaptureMethod(in.CaptureMethod), validateDescription(in.Description), ValidateMetadata(in.Metadata)); err != nil {
+		return nil, err
 	}
 	digits, err := validateMethodRef(in.PaymentMethod, false, now)
 	if err != nil {
@@ -408,14 +411,8 @@ func (s *Service) confirm(ctx context.Context, acct Account, id string, in Confi
 		Reference: p.ConnectorReference, Amount: p.Amount, Currency: p.Currency, Method: cm,
 		ReturnURL: p.ReturnURL, Capture: p.CaptureMethod == CaptureAutomatic,
 	})
-	if err != nil {
-		// The outcome is unknown: the payment stays processing until the
-		// connector is asked again, never marked failed on a guess.
-		s.log.WarnContext(ctx, "connector authorize outcome unknown", "payment_id", p.ID, "error", err.Error())
-		return p, nil
-	}
 	// Phase 2: record the answer with its events.
-	return s.finish(ctx, acct, p.ID, OpAuthorize, res)
+	return s.settle(ctx, acct, p, OpAuthorize, res, err)
 }
 
 // openMethod decrypts what the connector needs; only here does a card
@@ -438,6 +435,17 @@ func (s *Service) openMethod(m *Method, sec secrets) (connectors.Method, error) 
 		return connectors.Method{Wallet: &connectors.Wallet{Type: m.Wallet.Type, Token: string(secret)}}, nil
 	}
 	return connectors.Method{}, errors.New("payment method has neither card nor wallet")
+}
+
+// settle records the connector's answer to op. When the call failed the
+// outcome is unknown: the payment stays processing, with its reference,
+// until the connector is asked again; it is never marked failed on a guess.
+func (s *Service) settle(ctx context.Context, acct Account, p *Payment, op string, res connectors.Result, err error) (*Payment, error) {
+	if err != nil {
+		s.log.WarnContext(ctx, "connector outcome unknown", "payment_id", p.ID, "operation", op, "error", err.Error())
+		return p, nil
+	}
+	return s.finish(ctx, acct, p.ID, op, res)
 }
 
 // finish records a connector's answer to the operation in flight. It is
@@ -565,11 +573,7 @@ func (s *Service) Capture(ctx context.Context, acct Account, id string, in Captu
 	}
 	s.logChange(ctx, p, before)
 	res, err := s.connector.Capture(ctx, connectors.CaptureRequest{Reference: p.ConnectorReference, ProcessorID: p.ProcessorID, Amount: p.PendingAmount, Currency: p.Currency})
-	if err != nil {
-		s.log.WarnContext(ctx, "connector capture outcome unknown", "payment_id", p.ID, "error", err.Error())
-		return p, nil
-	}
-	return s.finish(ctx, acct, p.ID, OpCapture, res)
+	return s.settle(ctx, acct, p, OpCapture, res, err)
 }
 
 // Cancel cancels a payment before capture, voiding its authorization.
@@ -607,11 +611,7 @@ func (s *Service) Cancel(ctx context.Context, acct Account, id string, in Cancel
 		return p, nil
 	}
 	res, err := s.connector.Void(ctx, connectors.VoidRequest{Reference: p.ConnectorReference, ProcessorID: p.ProcessorID})
-	if err != nil {
-		s.log.WarnContext(ctx, "connector void outcome unknown", "payment_id", p.ID, "error", err.Error())
-		return p, nil
-	}
-	return s.finish(ctx, acct, p.ID, OpVoid, res)
+	return s.settle(ctx, acct, p, OpVoid, res, err)
 }
 
 // logChange writes the one log line of a state change, with the business

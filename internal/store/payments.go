@@ -235,9 +235,7 @@ func listPage[T any](ctx context.Context, db *DB, selectFrom, idCol string, wher
 func (db *DB) UpdatePayment(ctx context.Context, merchantID, id string, fn func(p *payments.Payment) (payments.Change, error)) (*payments.Payment, error) {
 	var out *payments.Payment
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		// Lock the payment row only: the method row is never changed here.
-		p, err := scanPayment(tx.QueryRowContext(ctx, `SELECT `+paymentColumns+paymentFrom+
-			` WHERE p.merchant_id = $1 AND p.id = $2`+db.lockOf("p"), merchantID, id))
+		p, err := db.lockPayment(ctx, tx, merchantID, id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return payments.ErrNotFound
 		}

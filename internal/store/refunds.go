@@ -34,10 +34,18 @@ func scanRefund(row scanner) (*refunds.Refund, error) {
 	return &r, nil
 }
 
-// lockPayment reads a payment for update inside tx.
+// lockPayment reads a payment for update inside tx (sql.ErrNoRows when
+// missing). It locks the payment row only: the method row never changes
+// with a payment. Every change of a payment or of its refunds takes this
+// lock first, so they are serialized per payment.
 func (db *DB) lockPayment(ctx context.Context, tx *sql.Tx, merchantID, id string) (*payments.Payment, error) {
-	p, err := scanPayment(tx.QueryRowContext(ctx, `SELECT `+paymentColumns+paymentFrom+
+	return scanPayment(tx.QueryRowContext(ctx, `SELECT `+paymentColumns+paymentFrom+
 		` WHERE p.merchant_id = $1 AND p.id = $2`+db.lockOf("p"), merchantID, id))
+}
+
+// lockRefundPayment is lockPayment for the refund store's callers.
+func (db *DB) lockRefundPayment(ctx context.Context, tx *sql.Tx, merchantID, id string) (*payments.Payment, error) {
+	p, err := db.lockPayment(ctx, tx, merchantID, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, refunds.ErrNotFound
 	}
@@ -58,7 +66,7 @@ func writeRefundAmounts(ctx context.Context, tx *sql.Tx, p *payments.Payment) er
 func (db *DB) BeginRefund(ctx context.Context, merchantID, paymentID string, fn func(p *payments.Payment) (*refunds.Refund, refunds.Writes, error)) (*refunds.Refund, error) {
 	var out *refunds.Refund
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		p, err := db.lockPayment(ctx, tx, merchantID, paymentID)
+		p, err := db.lockRefundPayment(ctx, tx, merchantID, paymentID)
 		if err != nil {
 			return err
 		}
@@ -99,7 +107,7 @@ func (db *DB) FinishRefund(ctx context.Context, merchantID, refundID string, fn 
 			return err
 		}
 		// Lock order: payment, then its refund — as BeginRefund.
-		p, err := db.lockPayment(ctx, tx, merchantID, paymentID)
+		p, err := db.lockRefundPayment(ctx, tx, merchantID, paymentID)
 		if err != nil {
 			return err
 		}

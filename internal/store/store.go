@@ -125,9 +125,6 @@ func (db *DB) Ping(ctx context.Context) error {
 	return db.r.PingContext(ctx)
 }
 
-// Stats reports the pool figures of the writing pool.
-func (db *DB) Stats() sql.DBStats { return db.w.Stats() }
-
 // Migrate applies every pending migration; safe to run from several
 // processes at once on PostgreSQL (an advisory lock serializes them).
 func (db *DB) Migrate(ctx context.Context) (applied int, err error) {

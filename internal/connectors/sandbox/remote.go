@@ -100,9 +100,9 @@ func NewClient(base string, timeout time.Duration) *Client {
 // Name implements connectors.Connector.
 func (c *Client) Name() string { return "sandbox" }
 
-// DecodeWallet needs no state: the sandbox's tokens are fixed.
+// DecodeWallet tells which card a wallet token stands for, without a call.
 func (c *Client) DecodeWallet(walletType, token string) (brand, funding, last4 string, ok bool) {
-	return (&Connector{}).DecodeWallet(walletType, token)
+	return decodeWallet(walletType, token)
 }
 
 func (c *Client) call(ctx context.Context, method, path string, body any) (connectors.Result, error) {
