@@ -11,12 +11,14 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/paygate/paygate/internal/config"
 	"github.com/paygate/paygate/internal/connectors"
 	"github.com/paygate/paygate/internal/connectors/sandbox"
 	"github.com/paygate/paygate/internal/httpapi"
+	"github.com/paygate/paygate/internal/idempotency"
 	"github.com/paygate/paygate/internal/ledger"
 	"github.com/paygate/paygate/internal/logging"
 	"github.com/paygate/paygate/internal/merchants"
@@ -24,6 +26,7 @@ import (
 	"github.com/paygate/paygate/internal/payments"
 	"github.com/paygate/paygate/internal/refunds"
 	"github.com/paygate/paygate/internal/store"
+	"github.com/paygate/paygate/internal/worker"
 )
 
 // version is stamped at build time: -ldflags "-X main.version=…".
@@ -213,14 +216,57 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 	}
 	var connector connectors.Connector = sandbox.New(cfg.PublicURL)
 	if cfg.SandboxURL != "" {
-		connector = sandbox.NewClient(cfg.SandboxURL, 10*time.Second)
+		connector = sandbox.NewClient(cfg.SandboxURL, cfg.ConnectorTimeout)
 	}
 	pay := payments.NewService(db, connector, keyring, log)
 	refs := refunds.NewService(db, connector, log)
-	handler := httpapi.NewServer(log, httpapi.Config{AdminToken: cfg.AdminToken, OpenAPI: doc}, pay, refs, db, db, db)
+	if cfg.FaultPoint != "" {
+		log.Warn("crash-test fault point armed", "point", cfg.FaultPoint)
+		pay.Fault = faultPoint(log, cfg.FaultPoint)
+		refs.Fault = pay.Fault
+	}
+	handler := httpapi.NewServer(log, httpapi.Config{AdminToken: cfg.AdminToken, OpenAPI: doc, Lease: cfg.RecoveryAfter},
+		pay, refs, db, db, db, db)
 
 	log.Info("paygate starting", "database", db.Backend(), "connector", connector.Name(), "remote_sandbox", cfg.SandboxURL != "")
-	return listenAndServe(ctx, cfg, cfg.Addr, handler, log)
+	jobs, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		worker.Every(jobs, log, "recovery", min(cfg.RecoveryAfter/4, 10*time.Second), func(ctx context.Context) error {
+			cutoff := payments.Now().Add(-cfg.RecoveryAfter)
+			np, err := pay.RecoverStale(ctx, cutoff)
+			nr, rerr := refs.RecoverStale(ctx, cutoff)
+			if np+nr > 0 {
+				log.Info("recovered interrupted operations", "payments", np, "refunds", nr)
+			}
+			return errors.Join(err, rerr)
+		})
+	})
+	wg.Go(func() {
+		worker.Every(jobs, log, "idempotency-janitor", 10*time.Minute, func(ctx context.Context) error {
+			n, err := db.DeleteIdempotencyKeys(ctx, time.Now().Add(-idempotency.Retention))
+			if n > 0 {
+				log.Info("deleted expired idempotency keys", "count", n)
+			}
+			return err
+		})
+	})
+	err = listenAndServe(ctx, cfg, cfg.Addr, handler, log)
+	stopJobs()
+	wg.Wait()
+	return err
+}
+
+// faultPoint returns a fault hook that, at the named point, logs and then
+// blocks for ever: the crash test kills the process there with SIGKILL.
+func faultPoint(log *slog.Logger, point string) func(string) {
+	return func(p string) {
+		if p != point {
+			return
+		}
+		log.Error("fault point reached; waiting to be killed", "point", p)
+		select {}
+	}
 }
 
 // listenAndServe serves handler on addr until ctx ends, then shuts down

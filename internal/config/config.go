@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/paygate/paygate/internal/logging"
 	"github.com/paygate/paygate/internal/vault"
@@ -38,6 +39,16 @@ type Config struct {
 	// process listens.
 	SandboxURL  string
 	SandboxAddr string
+	// ConnectorTimeout bounds every call to the processor; a call that
+	// times out has an unknown outcome, settled later by recovery.
+	ConnectorTimeout time.Duration
+	// RecoveryAfter is how long a payment may stay processing, or an
+	// idempotency key stay locked, before paygate treats its request as
+	// dead and finishes the work itself.
+	RecoveryAfter time.Duration
+	// FaultPoint is a test-only setting (PAYGATE_TEST_FAULT_POINT, refused
+	// in production): the process stops dead at that point, for crash tests.
+	FaultPoint string
 }
 
 // Production reports whether the production checks apply.
@@ -153,6 +164,21 @@ func Load(getenv func(string) string) (Config, error) {
 			}
 		}
 	}
+	if c.ConnectorTimeout, err = parseDuration(get("PAYGATE_CONNECTOR_TIMEOUT", "10s")); err != nil {
+		return c, bad("PAYGATE_CONNECTOR_TIMEOUT", "%v", err)
+	}
+	if c.RecoveryAfter, err = parseDuration(get("PAYGATE_RECOVERY_AFTER", "30s")); err != nil {
+		return c, bad("PAYGATE_RECOVERY_AFTER", "%v", err)
+	}
+	// A request gets half the lease; its connector call must fit in it, so
+	// that recovery never starts on a request that is still alive.
+	if c.RecoveryAfter < 2*c.ConnectorTimeout {
+		return c, bad("PAYGATE_RECOVERY_AFTER", "must be at least twice PAYGATE_CONNECTOR_TIMEOUT (%s)", c.ConnectorTimeout)
+	}
+	c.FaultPoint = get("PAYGATE_TEST_FAULT_POINT", "")
+	if c.FaultPoint != "" && c.Production() {
+		return c, bad("PAYGATE_TEST_FAULT_POINT", "is for crash tests only and refused in production")
+	}
 	if c.Production() {
 		switch {
 		case c.EncryptionKeys == "":
@@ -166,6 +192,14 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 	}
 	return c, nil
+}
+
+func parseDuration(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("must be a positive duration like 10s or 500ms, not %q", s)
+	}
+	return d, nil
 }
 
 func parseBool(s string) (bool, error) {

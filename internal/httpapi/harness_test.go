@@ -9,12 +9,14 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
+	"github.com/paygate/paygate/internal/connectors"
 	"github.com/paygate/paygate/internal/connectors/sandbox"
 	"github.com/paygate/paygate/internal/httpapi"
 	"github.com/paygate/paygate/internal/logging"
@@ -37,12 +39,26 @@ type harness struct {
 	logs     *testutil.SyncBuffer
 	spec     *openapiChecker
 	sandbox  *sandbox.Connector
+	pay      *payments.Service
+	refs     *refunds.Service
 	keyA     string
 	keyB     string
 	merchant string
 }
 
 func start(t *testing.T, backend string) *harness {
+	t.Helper()
+	return startWith(t, backend, options{})
+}
+
+// options change the harness for one test.
+type options struct {
+	// connector, when set, wraps the sandbox the API talks to.
+	connector func(*sandbox.Connector) connectors.Connector
+	lease     time.Duration
+}
+
+func startWith(t *testing.T, backend string, opt options) *harness {
 	t.Helper()
 	db := storetest.Open(t, backend)
 	keys, err := vault.ParseKeyring("t1:"+vault.NewKey(), "")
@@ -59,9 +75,14 @@ func start(t *testing.T, backend string) *harness {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
 	sb := sandbox.New(srv.URL)
-	pay := payments.NewService(db, sb, keys, log)
-	handler = httpapi.NewServer(log, httpapi.Config{AdminToken: adminToken, OpenAPI: doc}, pay, refunds.NewService(db, sb, log), db, db, db)
-	h := &harness{t: t, url: srv.URL, db: db, logs: logs, spec: newOpenAPIChecker(t), sandbox: sb}
+	var conn connectors.Connector = sb
+	if opt.connector != nil {
+		conn = opt.connector(sb)
+	}
+	pay := payments.NewService(db, conn, keys, log)
+	refs := refunds.NewService(db, conn, log)
+	handler = httpapi.NewServer(log, httpapi.Config{AdminToken: adminToken, OpenAPI: doc, Lease: opt.lease}, pay, refs, db, db, db, db)
+	h := &harness{t: t, url: srv.URL, db: db, logs: logs, spec: newOpenAPIChecker(t), sandbox: sb, pay: pay, refs: refs}
 	var m map[string]any
 	h.do("POST", "/v1/merchants", adminToken, map[string]any{"name": "Merchant A"}, 201, &m)
 	h.keyA, h.merchant = m["api_key"].(map[string]any)["secret"].(string), m["id"].(string)

@@ -9,8 +9,10 @@ import (
 )
 
 // addRoutes lists every route of the API.
-func addRoutes(mux *http.ServeMux, log *slog.Logger, cfg Config, pay *payments.Service, refs *refunds.Service, accounts Accounts, books LedgerReader, db Pinger) {
-	merchant := func(h http.Handler) http.Handler { return requireMerchant(log, accounts, h) }
+func addRoutes(mux *http.ServeMux, log *slog.Logger, cfg Config, pay *payments.Service, refs *refunds.Service, accounts Accounts, keys IdempotencyStore, books LedgerReader, db Pinger) {
+	merchant := func(h http.Handler) http.Handler {
+		return requireMerchant(log, accounts, idempotent(log, keys, cfg.Lease, h))
+	}
 	admin := func(h http.Handler) http.Handler { return requireAdmin(log, cfg.AdminToken, h) }
 
 	mux.Handle("POST /v1/payments", merchant(handleCreate(log, pay.Create)))

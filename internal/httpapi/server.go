@@ -18,6 +18,9 @@ import (
 type Config struct {
 	AdminToken string // empty: the admin API is off
 	OpenAPI    []byte // the OpenAPI document, as JSON
+	// Lease is how long an idempotency key stays locked by its request; a
+	// mutating request gets half of it to finish. 0 means 30 seconds.
+	Lease time.Duration
 }
 
 // Accounts is the merchant and key storage the API uses.
@@ -34,9 +37,12 @@ type Pinger interface {
 }
 
 // NewServer returns the API's root handler.
-func NewServer(log *slog.Logger, cfg Config, pay *payments.Service, refs *refunds.Service, accounts Accounts, books LedgerReader, db Pinger) http.Handler {
+func NewServer(log *slog.Logger, cfg Config, pay *payments.Service, refs *refunds.Service, accounts Accounts, keys IdempotencyStore, books LedgerReader, db Pinger) http.Handler {
+	if cfg.Lease <= 0 {
+		cfg.Lease = 30 * time.Second
+	}
 	mux := http.NewServeMux()
-	addRoutes(mux, log, cfg, pay, refs, accounts, books, db)
+	addRoutes(mux, log, cfg, pay, refs, accounts, keys, books, db)
 	var h http.Handler = mux
 	h = jsonErrorsForMux(mux, log, h)
 	h = recoverPanics(log, h)

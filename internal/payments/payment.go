@@ -94,6 +94,11 @@ type Payment struct {
 	AmountRefundPending int64  `json:"-"`
 	PendingAmount       int64  `json:"-"`
 	ResumeStatus        Status `json:"-"`
+	// IdempotencyKey, on creation only, is the key of the request creating
+	// the payment; the store links the key to the payment in the same
+	// transaction, so that a retry finds the payment instead of making a
+	// second one.
+	IdempotencyKey string `json:"-"`
 }
 
 // NextAction tells the merchant what the customer must do next.

@@ -11,6 +11,7 @@ import (
 	"github.com/paygate/paygate/internal/cards"
 	"github.com/paygate/paygate/internal/connectors"
 	"github.com/paygate/paygate/internal/events"
+	"github.com/paygate/paygate/internal/idempotency"
 	"github.com/paygate/paygate/internal/ids"
 	"github.com/paygate/paygate/internal/ledger"
 	"github.com/paygate/paygate/internal/vault"
@@ -32,6 +33,9 @@ type Store interface {
 	UpdatePayment(ctx context.Context, merchantID, id string, fn func(p *Payment) (Change, error)) (*Payment, error)
 	CreateMethod(ctx context.Context, m *Method) error
 	Method(ctx context.Context, merchantID, id string) (*Method, error)
+	// StalePayments lists payments of every merchant processing since
+	// before cutoff, oldest first.
+	StalePayments(ctx context.Context, cutoff time.Time, limit int) ([]*Payment, error)
 }
 
 // Change is what a state change writes beside the payment row.
@@ -71,6 +75,22 @@ type Service struct {
 	sealer    Sealer
 	log       *slog.Logger
 	now       func() time.Time
+	// Fault, when set, is called at the named points between a connector's
+	// answer and its recording; crash tests set it (through a test-only
+	// setting) to stop the process exactly there.
+	Fault func(point string)
+}
+
+// Fault points.
+const (
+	FaultAfterAuthorize = "after_authorize"
+	FaultAfterCapture   = "after_capture"
+)
+
+func (s *Service) fault(point string) {
+	if s.Fault != nil {
+		s.Fault(point)
+	}
 }
 
 // NewService wires a Service.
@@ -135,6 +155,19 @@ func (s *Service) Create(ctx context.Context, acct Account, in CreateParams) (*P
 		p.ReturnURL = *in.ReturnURL
 	}
 	var sec secrets
+	if in.PaymentMethod != nil && in.PaymentMethod.Inline != nil && in.PaymentMethod.Inline.Card != nil {
+		sec.cvc = in.PaymentMethod.Inline.Card.CVC
+	}
+	// A retry of a create that got as far as making the payment continues
+	// with that payment instead of making another.
+	if at := idempotency.From(ctx); at.ResourceID != "" {
+		p, err := s.Get(ctx, acct, at.ResourceID)
+		if err != nil || !in.Confirm {
+			return p, err
+		}
+		return s.confirm(ctx, acct, p.ID, ConfirmParams{}, sec)
+	}
+	p.IdempotencyKey = idempotency.From(ctx).Key
 	var newMethod *Method
 	if in.PaymentMethod != nil {
 		m, isNew, err := s.resolveMethod(ctx, acct, in.PaymentMethod, digits, now)
@@ -143,9 +176,6 @@ func (s *Service) Create(ctx context.Context, acct Account, in CreateParams) (*P
 		}
 		if isNew {
 			newMethod = m
-			if in.PaymentMethod.Inline.Card != nil {
-				sec.cvc = in.PaymentMethod.Inline.Card.CVC
-			}
 		}
 		p.PaymentMethod, p.PaymentMethodID, p.Status = m, m.ID, RequiresConfirmation
 	}
@@ -361,6 +391,9 @@ func (s *Service) confirm(ctx context.Context, acct Account, id string, in Confi
 	if err != nil {
 		return nil, err
 	}
+	if p, done, err := s.resume(ctx, acct, id, OpAuthorize, sec); done {
+		return p, err
+	}
 	var method *Method
 	var isNew bool
 	if in.PaymentMethod != nil {
@@ -402,17 +435,111 @@ func (s *Service) confirm(ctx context.Context, acct Account, id string, in Confi
 		return nil, err
 	}
 	s.logChange(ctx, p, before)
-
-	cm, err := s.openMethod(p.PaymentMethod, sec)
-	if err != nil {
+	res, err := s.authorize(ctx, p, sec)
+	if errors.Is(err, errOpenMethod) {
 		return nil, err
 	}
-	res, err := s.connector.Authorize(ctx, connectors.AuthorizeRequest{
+	s.fault(FaultAfterAuthorize)
+	// Phase 2: record the answer with its events.
+	return s.settle(ctx, acct, p, OpAuthorize, res, err)
+}
+
+var errOpenMethod = errors.New("payment method cannot be opened")
+
+// authorize sends p's authorization, under the reference recorded in phase 1.
+func (s *Service) authorize(ctx context.Context, p *Payment, sec secrets) (connectors.Result, error) {
+	cm, err := s.openMethod(p.PaymentMethod, sec)
+	if err != nil {
+		return connectors.Result{}, fmt.Errorf("%w: %w", errOpenMethod, err)
+	}
+	return s.connector.Authorize(ctx, connectors.AuthorizeRequest{
 		Reference: p.ConnectorReference, Amount: p.Amount, Currency: p.Currency, Method: cm,
 		ReturnURL: p.ReturnURL, Capture: p.CaptureMethod == CaptureAutomatic,
 	})
-	// Phase 2: record the answer with its events.
-	return s.settle(ctx, acct, p, OpAuthorize, res, err)
+}
+
+// resume handles a retried request whose earlier attempt stopped part-way
+// (see idempotency.Attempt). When the payment is processing op, the
+// operation is finished from the processor's record; when op already
+// happened, the payment is the answer. done is false when the request
+// should run as a new one.
+func (s *Service) resume(ctx context.Context, acct Account, id, op string, sec secrets) (p *Payment, done bool, err error) {
+	if !idempotency.From(ctx).Resumed {
+		return nil, false, nil
+	}
+	p, err = s.Get(ctx, acct, id)
+	if err != nil {
+		return nil, false, nil // the request itself reports it
+	}
+	if p.Status == Processing && p.PendingOperation == op {
+		p, err = s.recoverPayment(ctx, acct, p, sec)
+		return p, true, err
+	}
+	switch op {
+	case OpAuthorize:
+		attempted := p.ConnectorReference != ""
+		return p, attempted && p.Status != RequiresConfirmation && p.Status != RequiresPaymentMethod && p.Status != Processing, nil
+	case OpCapture:
+		return p, p.Status == Succeeded && p.ConnectorReference == p.ID+":"+OpCapture, nil
+	case OpVoid:
+		return p, p.Status == Canceled, nil
+	}
+	return p, false, nil
+}
+
+// recoverPayment finishes the operation p is processing, whose request died
+// or lost the processor's answer. The processor is asked for its record of
+// the operation's reference; when it has none, the operation never reached
+// it and is sent again under the same reference, which a processor treats
+// as one operation however often it arrives. A re-sent authorization
+// carries the CVC only when the retried request brought one: paygate never
+// stores it.
+func (s *Service) recoverPayment(ctx context.Context, acct Account, p *Payment, sec secrets) (*Payment, error) {
+	op := p.PendingOperation
+	res, err := s.connector.Lookup(ctx, p.ConnectorReference)
+	if err == nil {
+		s.log.InfoContext(ctx, "payment recovered from the processor's record", "payment_id", p.ID, "operation", op)
+		return s.finish(ctx, acct, p.ID, op, res)
+	}
+	if !errors.Is(err, connectors.ErrNotFound) {
+		s.log.WarnContext(ctx, "payment recovery: processor lookup failed", "payment_id", p.ID, "operation", op, "error", err.Error())
+		return p, nil
+	}
+	s.log.InfoContext(ctx, "payment recovery: the processor never saw the operation; sending it again", "payment_id", p.ID, "operation", op)
+	switch op {
+	case OpAuthorize:
+		res, err = s.authorize(ctx, p, sec)
+	case OpCapture:
+		res, err = s.connector.Capture(ctx, connectors.CaptureRequest{Reference: p.ConnectorReference, ProcessorID: p.ProcessorID, Amount: p.PendingAmount, Currency: p.Currency})
+	case OpVoid:
+		res, err = s.connector.Void(ctx, connectors.VoidRequest{Reference: p.ConnectorReference, ProcessorID: p.ProcessorID})
+	default:
+		return nil, fmt.Errorf("payment %s: unknown pending operation %q", p.ID, op)
+	}
+	return s.settle(ctx, acct, p, op, res, err)
+}
+
+// RecoverStale finishes payments of every merchant that have been
+// processing since before cutoff; the recovery worker of every instance
+// calls it. Recovery is idempotent, so instances may overlap. It returns
+// how many payments left processing.
+func (s *Service) RecoverStale(ctx context.Context, cutoff time.Time) (int, error) {
+	ps, err := s.store.StalePayments(ctx, cutoff, 100)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, p := range ps {
+		q, err := s.recoverPayment(ctx, Account{MerchantID: p.MerchantID, Livemode: p.Livemode}, p, secrets{})
+		if err != nil {
+			s.log.WarnContext(ctx, "payment recovery failed", "payment_id", p.ID, "error", err.Error())
+			continue
+		}
+		if q.Status != Processing {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // openMethod decrypts what the connector needs; only here does a card
@@ -451,6 +578,9 @@ func (s *Service) settle(ctx context.Context, acct Account, p *Payment, op strin
 // finish records a connector's answer to the operation in flight. It is
 // idempotent: when the payment no longer waits for op, nothing changes.
 func (s *Service) finish(ctx context.Context, acct Account, id, op string, res connectors.Result) (*Payment, error) {
+	// The processor has acted: record it even if the client has gone.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	now := s.now()
 	var before Status
 	var opErr error
@@ -549,6 +679,9 @@ func (s *Service) Capture(ctx context.Context, acct Account, id string, in Captu
 			return nil, err
 		}
 	}
+	if p, done, err := s.resume(ctx, acct, id, OpCapture, secrets{}); done {
+		return p, err
+	}
 	now := s.now()
 	var before Status
 	p, err := s.update(ctx, acct, id, func(p *Payment) (Change, error) {
@@ -573,6 +706,7 @@ func (s *Service) Capture(ctx context.Context, acct Account, id string, in Captu
 	}
 	s.logChange(ctx, p, before)
 	res, err := s.connector.Capture(ctx, connectors.CaptureRequest{Reference: p.ConnectorReference, ProcessorID: p.ProcessorID, Amount: p.PendingAmount, Currency: p.Currency})
+	s.fault(FaultAfterCapture)
 	return s.settle(ctx, acct, p, OpCapture, res, err)
 }
 
@@ -580,6 +714,9 @@ func (s *Service) Capture(ctx context.Context, acct Account, id string, in Captu
 func (s *Service) Cancel(ctx context.Context, acct Account, id string, in CancelParams) (*Payment, error) {
 	if err := validateCancellationReason(in.CancellationReason); err != nil {
 		return nil, err
+	}
+	if p, done, err := s.resume(ctx, acct, id, OpVoid, secrets{}); done {
+		return p, err
 	}
 	now := s.now()
 	var before Status

@@ -13,6 +13,7 @@ import (
 	"github.com/paygate/paygate/internal/apierror"
 	"github.com/paygate/paygate/internal/connectors"
 	"github.com/paygate/paygate/internal/events"
+	"github.com/paygate/paygate/internal/idempotency"
 	"github.com/paygate/paygate/internal/ids"
 	"github.com/paygate/paygate/internal/ledger"
 	"github.com/paygate/paygate/internal/payments"
@@ -46,6 +47,8 @@ type Refund struct {
 
 	MerchantID  string `json:"-"`
 	ProcessorID string `json:"-"`
+	// IdempotencyKey, on creation only: see payments.Payment.
+	IdempotencyKey string `json:"-"`
 }
 
 // CreateParams is the body of POST /v1/refunds.
@@ -84,6 +87,10 @@ type Store interface {
 	FinishRefund(ctx context.Context, merchantID, refundID string, fn func(r *Refund, p *payments.Payment) (Writes, error)) (*Refund, error)
 	Refund(ctx context.Context, merchantID, id string) (*Refund, error)
 	Refunds(ctx context.Context, merchantID string, q ListQuery) ([]*Refund, bool, error)
+	// StaleRefunds lists refunds of every merchant pending since before
+	// cutoff, oldest first.
+	StaleRefunds(ctx context.Context, cutoff time.Time, limit int) ([]*Refund, error)
+	Payment(ctx context.Context, merchantID, id string) (*payments.Payment, error)
 }
 
 // Service creates and reads refunds.
@@ -91,7 +98,13 @@ type Service struct {
 	store     Store
 	connector connectors.Connector
 	log       *slog.Logger
+	// Fault: see payments.Service.
+	Fault func(point string)
 }
+
+// FaultAfterRefund is the point between the processor's answer to a refund
+// and its recording.
+const FaultAfterRefund = "after_refund"
 
 // NewService wires a Service.
 func NewService(store Store, connector connectors.Connector, log *slog.Logger) *Service {
@@ -116,6 +129,15 @@ func (s *Service) Create(ctx context.Context, acct payments.Account, in CreatePa
 	if err := payments.ValidateMetadata(in.Metadata); err != nil {
 		return nil, err
 	}
+	// A retry of a request that got as far as making the refund finishes
+	// that refund instead of making another.
+	if at := idempotency.From(ctx); at.ResourceID != "" {
+		r, err := s.Get(ctx, acct, at.ResourceID)
+		if err != nil || r.Status != Pending {
+			return r, err
+		}
+		return s.recoverRefund(ctx, acct, r)
+	}
 	now := payments.Now()
 	var authorization string // the payment's id at the processor
 	r, err := s.store.BeginRefund(ctx, acct.MerchantID, *in.PaymentID, func(p *payments.Payment) (*Refund, Writes, error) {
@@ -135,7 +157,8 @@ func (s *Service) Create(ctx context.Context, acct payments.Account, in CreatePa
 			amount = *in.Amount
 		}
 		r := &Refund{ID: ids.New(ids.Refund), Object: "refund", Amount: amount, Currency: p.Currency, PaymentID: p.ID,
-			Status: Pending, Metadata: map[string]string{}, Livemode: p.Livemode, CreatedAt: now, UpdatedAt: now, MerchantID: p.MerchantID}
+			Status: Pending, Metadata: map[string]string{}, Livemode: p.Livemode, CreatedAt: now, UpdatedAt: now, MerchantID: p.MerchantID,
+			IdempotencyKey: idempotency.From(ctx).Key}
 		if in.Reason != nil {
 			r.Reason = *in.Reason
 		}
@@ -160,6 +183,9 @@ func (s *Service) Create(ctx context.Context, acct payments.Account, in CreatePa
 	}
 	s.logChange(ctx, r)
 	res, err := s.connector.Refund(ctx, connectors.RefundRequest{Reference: r.ID, ProcessorID: authorization, Amount: r.Amount, Currency: r.Currency})
+	if s.Fault != nil {
+		s.Fault(FaultAfterRefund)
+	}
 	if err != nil {
 		// Unknown outcome: the refund stays pending, its amount reserved,
 		// until the processor is asked again.
@@ -172,6 +198,9 @@ func (s *Service) Create(ctx context.Context, acct payments.Account, in CreatePa
 // finish settles a pending refund with the processor's answer; a refund
 // already settled is left as it is.
 func (s *Service) finish(ctx context.Context, acct payments.Account, id string, res connectors.Result) (*Refund, error) {
+	// The processor has acted: record it even if the client has gone.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	now := payments.Now()
 	changed := false
 	r, err := s.store.FinishRefund(ctx, acct.MerchantID, id, func(r *Refund, p *payments.Payment) (Writes, error) {
@@ -204,6 +233,48 @@ func (s *Service) finish(ctx context.Context, acct payments.Account, id string, 
 		s.logChange(ctx, r)
 	}
 	return r, nil
+}
+
+// recoverRefund settles a pending refund whose request died or lost the
+// processor's answer: from the processor's record of the refund's reference
+// (its id), or, when the processor never saw it, by sending it again under
+// the same reference.
+func (s *Service) recoverRefund(ctx context.Context, acct payments.Account, r *Refund) (*Refund, error) {
+	res, err := s.connector.Lookup(ctx, r.ID)
+	if errors.Is(err, connectors.ErrNotFound) {
+		s.log.InfoContext(ctx, "refund recovery: the processor never saw the refund; sending it again", "refund_id", r.ID)
+		p, perr := s.store.Payment(ctx, r.MerchantID, r.PaymentID)
+		if perr != nil {
+			return nil, perr
+		}
+		res, err = s.connector.Refund(ctx, connectors.RefundRequest{Reference: r.ID, ProcessorID: p.ProcessorID, Amount: r.Amount, Currency: r.Currency})
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "refund recovery: outcome still unknown", "refund_id", r.ID, "error", err.Error())
+		return r, nil
+	}
+	return s.finish(ctx, acct, r.ID, res)
+}
+
+// RecoverStale settles refunds of every merchant pending since before
+// cutoff; the recovery worker calls it. It returns how many it settled.
+func (s *Service) RecoverStale(ctx context.Context, cutoff time.Time) (int, error) {
+	rs, err := s.store.StaleRefunds(ctx, cutoff, 100)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range rs {
+		q, err := s.recoverRefund(ctx, payments.Account{MerchantID: r.MerchantID, Livemode: r.Livemode}, r)
+		if err != nil {
+			s.log.WarnContext(ctx, "refund recovery failed", "refund_id", r.ID, "error", err.Error())
+			continue
+		}
+		if q.Status != Pending {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // Get retrieves a refund.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/paygate/paygate/internal/events"
 	"github.com/paygate/paygate/internal/payments"
@@ -150,6 +151,9 @@ func (db *DB) CreatePayment(ctx context.Context, p *payments.Payment, newMethod 
 			p.ReturnURL, nextActionURL(p), p.Connector, p.Livemode, p.CreatedAt, p.UpdatedAt)
 		if err != nil {
 			return fmt.Errorf("insert payment: %w", err)
+		}
+		if err := linkIdempotencyKey(ctx, tx, p.MerchantID, p.IdempotencyKey, p.ID); err != nil {
+			return err
 		}
 		return insertWrites(ctx, tx, evs, nil)
 	})
@@ -344,4 +348,25 @@ func insertEvents(ctx context.Context, q queryer, evs []events.Event) error {
 		}
 	}
 	return nil
+}
+
+// StalePayments returns payments, of every merchant, that have been
+// processing since before cutoff: their request died or lost its answer.
+// The recovery worker finishes them.
+func (db *DB) StalePayments(ctx context.Context, cutoff time.Time, limit int) ([]*payments.Payment, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+paymentColumns+paymentFrom+
+		` WHERE p.status = 'processing' AND p.updated_at < $1 ORDER BY p.updated_at LIMIT $2`, cutoff, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*payments.Payment
+	for rows.Next() {
+		p, err := scanPayment(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
 }

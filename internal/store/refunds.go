@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/paygate/paygate/internal/events"
 	"github.com/paygate/paygate/internal/ledger"
@@ -84,6 +85,9 @@ func (db *DB) BeginRefund(ctx context.Context, merchantID, paymentID string, fn 
 			r.ID, r.MerchantID, r.PaymentID, r.Amount, r.Currency, r.Status, r.Reason, md, r.FailureReason, r.ProcessorID,
 			r.Livemode, r.CreatedAt, r.UpdatedAt); err != nil {
 			return fmt.Errorf("insert refund: %w", err)
+		}
+		if err := linkIdempotencyKey(ctx, tx, r.MerchantID, r.IdempotencyKey, r.ID); err != nil {
+			return err
 		}
 		if err := writeRefundAmounts(ctx, tx, p); err != nil {
 			return err
@@ -174,4 +178,24 @@ func insertWrites(ctx context.Context, q queryer, evs []events.Event, txs []ledg
 		}
 	}
 	return nil
+}
+
+// StaleRefunds returns refunds, of every merchant, that have been pending
+// since before cutoff, for the recovery worker.
+func (db *DB) StaleRefunds(ctx context.Context, cutoff time.Time, limit int) ([]*refunds.Refund, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+refundColumns+` FROM refunds r
+		WHERE r.status = 'pending' AND r.updated_at < $1 ORDER BY r.updated_at LIMIT $2`, cutoff, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*refunds.Refund
+	for rows.Next() {
+		r, err := scanRefund(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }

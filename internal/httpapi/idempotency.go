@@ -1,0 +1,150 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/paygate/paygate/internal/apierror"
+	"github.com/paygate/paygate/internal/idempotency"
+)
+
+// IdempotencyStore keeps idempotency keys and the answers they replay.
+type IdempotencyStore interface {
+	ClaimIdempotencyKey(ctx context.Context, rec idempotency.Record) (idempotency.Claim, error)
+	CompleteIdempotencyKey(ctx context.Context, merchantID, key string, resp idempotency.Response) error
+	ReleaseIdempotencyKey(ctx context.Context, merchantID, key string) error
+	ForgetIdempotencyKey(ctx context.Context, merchantID, key string) error
+}
+
+// bufferedWriter holds a handler's answer so that it is stored before the
+// client sees it: a client that got an answer gets the same bytes on retry.
+type bufferedWriter struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedWriter) Header() http.Header { return b.header }
+func (b *bufferedWriter) WriteHeader(code int) {
+	if b.status == 0 {
+		b.status = code
+	}
+}
+func (b *bufferedWriter) Write(p []byte) (int, error) {
+	if b.status == 0 {
+		b.status = http.StatusOK
+	}
+	return b.body.Write(p)
+}
+
+// idempotent runs the merchant's mutating requests (POST, PATCH, DELETE).
+//
+// Every such request is detached from its client's connection and given
+// its own deadline: a client that hangs up must not cut a payment off
+// between its steps. The deadline is shorter than the key lease, so a live
+// request never loses its key to a retry.
+//
+// With an Idempotency-Key the request is claimed under the key first: a
+// finished one is replayed, a running one is 409, one that died is run
+// again with idempotency.Attempt telling the services to resume it.
+func idempotent(log *slog.Logger, keys IdempotencyStore, lease time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost && r.Method != http.MethodPatch && r.Method != http.MethodDelete {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), lease/2)
+		defer cancel()
+		r = r.WithContext(ctx)
+		vals, present := r.Header[http.CanonicalHeaderKey(idempotency.Header)]
+		if !present {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if len(vals) != 1 || len(vals[0]) == 0 || len(vals[0]) > idempotency.MaxKeyLen {
+			respondErr(w, r, log, apierror.Invalid("idempotency_key_invalid", idempotency.Header,
+				"The Idempotency-Key header must be given once, with 1 to %d characters.", idempotency.MaxKeyLen))
+			return
+		}
+		key := vals[0]
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				respondErr(w, r, log, &apierror.Error{Kind: apierror.KindTooLarge, Code: "body_too_large", Message: "The request body is larger than 1 MiB."})
+				return
+			}
+			respondErr(w, r, log, &apierror.Error{Kind: apierror.KindInvalidRequest, Code: "invalid_body", Message: "The request body could not be read."})
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		merchantID := accountFrom(ctx).MerchantID
+		now := time.Now().UTC()
+		claim, err := keys.ClaimIdempotencyKey(ctx, idempotency.Record{
+			MerchantID: merchantID, Key: key, Method: r.Method, Path: r.URL.Path,
+			RequestHash: idempotency.Hash(body), CreatedAt: now, LockedUntil: now.Add(lease),
+		})
+		if err != nil {
+			respondErr(w, r, log, err)
+			return
+		}
+		switch claim.Outcome {
+		case idempotency.Replay:
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set(idempotency.ReplayedHeader, "true")
+			w.WriteHeader(claim.Response.Status)
+			_, _ = w.Write(claim.Response.Body)
+			return
+		case idempotency.InUse:
+			w.Header().Set("Retry-After", "1")
+			respondErr(w, r, log, &apierror.Error{Kind: apierror.KindConflict, Code: "idempotency_key_in_use",
+				Message: "A request with this Idempotency-Key is still being processed; retry after it finishes."})
+			return
+		case idempotency.Mismatch:
+			respondErr(w, r, log, &apierror.Error{Kind: apierror.KindIdempotencyReused, Code: "idempotency_key_reused",
+				Message: "This Idempotency-Key was already used with a different request (method, path or body)."})
+			return
+		}
+		attempt := idempotency.Attempt{MerchantID: merchantID, Key: key, Resumed: claim.Outcome == idempotency.Resumed, ResourceID: claim.ResourceID}
+		if attempt.Resumed {
+			log.InfoContext(ctx, "resuming an interrupted request", "idempotency_key", key, "resource_id", claim.ResourceID)
+		}
+		buf := &bufferedWriter{header: w.Header()}
+		completed := false
+		defer func() {
+			if !completed { // a panic: let a retry resume at once
+				_ = keys.ReleaseIdempotencyKey(context.WithoutCancel(ctx), merchantID, key)
+			}
+		}()
+		next.ServeHTTP(buf, r.WithContext(idempotency.With(ctx, attempt)))
+		completed = true
+		if buf.status == 0 {
+			buf.status = http.StatusOK
+		}
+		// The answer is kept (or the key let go) even if the deadline passed.
+		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer scancel()
+		switch {
+		case idempotency.Stored(buf.status):
+			err = keys.CompleteIdempotencyKey(sctx, merchantID, key, idempotency.Response{Status: buf.status, Body: buf.body.Bytes()})
+		case idempotency.Forgotten(buf.status):
+			err = keys.ForgetIdempotencyKey(sctx, merchantID, key)
+		default:
+			err = keys.ReleaseIdempotencyKey(sctx, merchantID, key)
+		}
+		if err != nil {
+			// The answer was not stored: a retry resumes the request, which
+			// finds its work done and answers the same.
+			log.WarnContext(ctx, "idempotency key not updated", "idempotency_key", key, "error", err.Error())
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(buf.body.Len()))
+		w.WriteHeader(buf.status)
+		_, _ = w.Write(buf.body.Bytes())
+	})
+}

@@ -1,0 +1,112 @@
+// Package idempotency holds what the domain packages need to know of an
+// idempotent request: its key, and whether an earlier attempt with the same
+// key may have done part of the work already (a retry after a crash or a
+// failure), so that the retry resumes that work instead of repeating it.
+//
+// The HTTP layer claims keys and replays stored answers; the services only
+// read the Attempt it puts in the request's context.
+package idempotency
+
+import (
+	"context"
+	"crypto/sha256"
+	"net/http"
+	"time"
+)
+
+// Header names.
+const (
+	Header         = "Idempotency-Key"
+	ReplayedHeader = "Idempotent-Replayed"
+)
+
+// MaxKeyLen is the longest key accepted.
+const MaxKeyLen = 255
+
+// Retention is how long keys are kept: at least 24 hours, as the API
+// promises.
+const Retention = 24 * time.Hour
+
+// Attempt describes the request being served under an idempotency key.
+type Attempt struct {
+	MerchantID string
+	Key        string
+	// Resumed is set when an earlier attempt with this key started and did
+	// not finish: it died (its lease ran out) or failed with a server
+	// error. Its effects, if any, are in the database.
+	Resumed bool
+	// ResourceID is the object the earlier attempt created, if it got that
+	// far: a payment or a refund.
+	ResourceID string
+}
+
+type attemptKey struct{}
+
+// With returns ctx carrying a.
+func With(ctx context.Context, a Attempt) context.Context {
+	return context.WithValue(ctx, attemptKey{}, a)
+}
+
+// From returns the attempt in ctx; the zero Attempt when the request has no
+// idempotency key.
+func From(ctx context.Context) Attempt {
+	a, _ := ctx.Value(attemptKey{}).(Attempt)
+	return a
+}
+
+// Record is a claimed key, as stored.
+type Record struct {
+	MerchantID  string
+	Key         string
+	Method      string
+	Path        string
+	RequestHash []byte
+	CreatedAt   time.Time
+	LockedUntil time.Time
+}
+
+// Response is a stored answer, replayed byte for byte.
+type Response struct {
+	Status int
+	Body   []byte
+}
+
+// Outcome of claiming a key.
+type Outcome int
+
+const (
+	Started  Outcome = iota // first use: run the request
+	Resumed                 // an earlier attempt died: run it again, resuming
+	Replay                  // an earlier attempt finished: answer with its response
+	InUse                   // an earlier attempt is running now
+	Mismatch                // the key was used for another request
+)
+
+// Claim is the result of claiming a key.
+type Claim struct {
+	Outcome    Outcome
+	Response   Response // for Replay
+	ResourceID string   // for Resumed
+}
+
+// Hash identifies a request body; two requests are the same request when
+// their method, path and body bytes are equal.
+func Hash(body []byte) []byte {
+	h := sha256.Sum256(body)
+	return h[:]
+}
+
+// Stored tells whether a response with this status is kept for replay.
+// Answers of requests that ran to a result are kept: successes and state
+// conflicts. Validation failures are not (the key stays free for a
+// corrected request), and neither are server errors: those release the key,
+// so that a retry runs again and resumes whatever the failed attempt did.
+func Stored(status int) bool {
+	return status < 400 || status == http.StatusConflict
+}
+
+// Forgotten tells whether a response with this status deletes the key: a
+// request that failed validation changed nothing.
+func Forgotten(status int) bool {
+	return status >= 400 && status < 500 && !Stored(status)
+}

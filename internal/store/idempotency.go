@@ -1,0 +1,134 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/paygate/paygate/internal/idempotency"
+)
+
+// ClaimIdempotencyKey records rec as the running request under its key, or
+// tells what an earlier request with the key became. rec.CreatedAt is now;
+// rec.LockedUntil is the lease of the request about to run. Of concurrent
+// claims of one key exactly one is Started (or Resumed): the insert, or the
+// row lock taken to examine an existing row, serializes them.
+func (db *DB) ClaimIdempotencyKey(ctx context.Context, rec idempotency.Record) (idempotency.Claim, error) {
+	var c idempotency.Claim
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (merchant_id, key, method, path, request_hash, locked_until, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (merchant_id, key) DO NOTHING`,
+			rec.MerchantID, rec.Key, rec.Method, rec.Path, rec.RequestHash, rec.LockedUntil, rec.CreatedAt)
+		if err != nil {
+			return fmt.Errorf("claim idempotency key: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 1 {
+			c.Outcome = idempotency.Started
+			return nil
+		}
+		var method, path string
+		var hash, body []byte
+		var locked sql.NullTime
+		var resource sql.NullString
+		var status sql.NullInt64
+		err = tx.QueryRowContext(ctx, `SELECT method, path, request_hash, locked_until, resource_id, response_status, response_body
+			FROM idempotency_keys WHERE merchant_id = $1 AND key = $2`+db.forUpdate, rec.MerchantID, rec.Key).
+			Scan(&method, &path, &hash, &locked, &resource, &status, &body)
+		if errors.Is(err, sql.ErrNoRows) {
+			// Deleted between the insert and the select: its request failed
+			// validation a moment ago. Ask the client to retry.
+			c.Outcome = idempotency.InUse
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch {
+		case method != rec.Method || path != rec.Path || !bytes.Equal(hash, rec.RequestHash):
+			c.Outcome = idempotency.Mismatch
+		case status.Valid:
+			c.Outcome, c.Response = idempotency.Replay, idempotency.Response{Status: int(status.Int64), Body: body}
+		case locked.Valid && locked.Time.After(rec.CreatedAt):
+			c.Outcome = idempotency.InUse
+		default:
+			if _, err := tx.ExecContext(ctx, `UPDATE idempotency_keys SET locked_until = $3 WHERE merchant_id = $1 AND key = $2`,
+				rec.MerchantID, rec.Key, rec.LockedUntil); err != nil {
+				return fmt.Errorf("take over idempotency key: %w", err)
+			}
+			c.Outcome, c.ResourceID = idempotency.Resumed, resource.String
+		}
+		return nil
+	})
+	return c, err
+}
+
+// CompleteIdempotencyKey stores the response of the request that holds the
+// key, for replay.
+func (db *DB) CompleteIdempotencyKey(ctx context.Context, merchantID, key string, resp idempotency.Response) error {
+	_, err := db.w.ExecContext(ctx, `UPDATE idempotency_keys SET response_status = $3, response_body = $4, locked_until = NULL
+		WHERE merchant_id = $1 AND key = $2`, merchantID, key, resp.Status, resp.Body)
+	return err
+}
+
+// ReleaseIdempotencyKey unlocks a key whose request ended without a
+// response worth keeping; the next retry resumes it.
+func (db *DB) ReleaseIdempotencyKey(ctx context.Context, merchantID, key string) error {
+	_, err := db.w.ExecContext(ctx, `UPDATE idempotency_keys SET locked_until = NULL
+		WHERE merchant_id = $1 AND key = $2 AND response_status IS NULL`, merchantID, key)
+	return err
+}
+
+// ForgetIdempotencyKey deletes a key whose request failed validation, so
+// that it can be used again. A key that already created an object is only
+// released: its retries must still find that object.
+func (db *DB) ForgetIdempotencyKey(ctx context.Context, merchantID, key string) error {
+	res, err := db.w.ExecContext(ctx, `DELETE FROM idempotency_keys
+		WHERE merchant_id = $1 AND key = $2 AND response_status IS NULL AND resource_id IS NULL`, merchantID, key)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	return db.ReleaseIdempotencyKey(ctx, merchantID, key)
+}
+
+// DeleteIdempotencyKeys removes keys created before cutoff, in batches so
+// that no transaction grows large; it returns how many it removed.
+func (db *DB) DeleteIdempotencyKeys(ctx context.Context, cutoff time.Time) (int64, error) {
+	var total int64
+	for {
+		res, err := db.w.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE (merchant_id, key) IN
+			(SELECT merchant_id, key FROM idempotency_keys WHERE created_at < $1 LIMIT 1000)`, cutoff)
+		if err != nil {
+			return total, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if n < 1000 {
+			return total, nil
+		}
+	}
+}
+
+// linkIdempotencyKey records, inside the transaction that creates an
+// object, that the request holding key created it: the recovery point from
+// which a retry resumes.
+func linkIdempotencyKey(ctx context.Context, tx *sql.Tx, merchantID, key, resourceID string) error {
+	if key == "" {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE idempotency_keys SET resource_id = $3 WHERE merchant_id = $1 AND key = $2`,
+		merchantID, key, resourceID); err != nil {
+		return fmt.Errorf("link idempotency key: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,27 @@
+// Package worker runs paygate's background jobs: recovery of interrupted
+// payments and refunds, and removal of expired idempotency keys. Every
+// instance runs them; the jobs are safe to run concurrently.
+package worker
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// Every runs job at once and then every interval until ctx ends. A job's
+// error is logged, and the next round tries again.
+func Every(ctx context.Context, log *slog.Logger, name string, interval time.Duration, job func(ctx context.Context) error) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if err := job(ctx); err != nil && ctx.Err() == nil {
+			log.WarnContext(ctx, "background job failed", "job", name, "error", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
