@@ -10,10 +10,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/paygate/paygate/internal/audit"
 	"github.com/paygate/paygate/internal/config"
 	"github.com/paygate/paygate/internal/connectors"
 	"github.com/paygate/paygate/internal/connectors/sandbox"
@@ -24,6 +26,7 @@ import (
 	"github.com/paygate/paygate/internal/merchants"
 	"github.com/paygate/paygate/internal/openapi"
 	"github.com/paygate/paygate/internal/payments"
+	"github.com/paygate/paygate/internal/ratelimit"
 	"github.com/paygate/paygate/internal/refunds"
 	"github.com/paygate/paygate/internal/store"
 	"github.com/paygate/paygate/internal/worker"
@@ -38,6 +41,7 @@ commands:
   serve                      run the API server
   migrate                    apply database migrations
   merchants create --name N  create a merchant and print its secret key
+  keys rotate                re-encrypt stored card data under the active encryption key
   ledger verify              check the ledger's invariants; exit 1 on a violation
   healthcheck                exit 0 when the server at PAYGATE_ADDR is ready
   sandbox serve              run the sandbox processor on its own (PAYGATE_SANDBOX_ADDR)
@@ -81,6 +85,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return errors.New("usage: paygate sandbox serve")
 		}
 		return serveSandbox(ctx, cfg, stderr)
+	case "keys":
+		if len(rest) != 1 || rest[0] != "rotate" {
+			return errors.New("usage: paygate keys rotate")
+		}
+		return rotateKeys(ctx, cfg, stdout)
 	case "ledger":
 		if len(rest) != 1 || rest[0] != "verify" {
 			return errors.New("usage: paygate ledger verify")
@@ -135,11 +144,43 @@ func createMerchant(ctx context.Context, cfg config.Config, args []string, stdou
 		return err
 	}
 	defer db.Close()
-	m := merchants.NewMerchant(strings.TrimSpace(*name), *live, payments.Now())
-	if err := db.CreateMerchant(ctx, m); err != nil {
+	now := payments.Now()
+	m := merchants.NewMerchant(strings.TrimSpace(*name), *live, now)
+	ev := audit.New(audit.ActorCLI, audit.MerchantCreated, m.ID, m.ID, now)
+	ev.Details["api_key_id"], ev.Details["api_key_prefix"] = m.APIKey.ID, m.APIKey.Prefix
+	if err := db.CreateMerchant(ctx, m, ev); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "merchant_id: %s\nsecret_key: %s\n", m.ID, m.APIKey.Secret)
+	return nil
+}
+
+// rotateKeys re-encrypts every stored card and wallet token under the
+// active key (the first of PAYGATE_ENCRYPTION_KEYS). It is safe while
+// servers run, and resumes where it stopped when run again; afterwards the
+// old keys can be removed from the ring.
+func rotateKeys(ctx context.Context, cfg config.Config, stdout io.Writer) error {
+	keyring, _, _, err := cfg.Keyring()
+	if err != nil {
+		return err
+	}
+	db, err := openDB(ctx, cfg, cfg.AutoMigrate)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	n, err := keyring.Rotate(ctx, db, func(done int) { fmt.Fprintf(stdout, "re-encrypted %d record(s)…\n", done) })
+	if n > 0 {
+		ev := audit.New(audit.ActorCLI, audit.KeysRotated, keyring.ActiveID(), "", payments.Now())
+		ev.Details["records"] = strconv.Itoa(n)
+		if aerr := db.AppendAudit(context.WithoutCancel(ctx), ev); aerr != nil {
+			err = errors.Join(err, aerr)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("keys rotate: %w (run it again to resume)", err)
+	}
+	fmt.Fprintf(stdout, "done: %d record(s) re-encrypted; every stored record is now under key %q\n", n, keyring.ActiveID())
 	return nil
 }
 
@@ -220,12 +261,14 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 	}
 	pay := payments.NewService(db, connector, keyring, log)
 	refs := refunds.NewService(db, connector, log)
+	limits := ratelimit.New(cfg.RateLimits)
+	pay.Declines = limits
 	if cfg.FaultPoint != "" {
 		log.Warn("crash-test fault point armed", "point", cfg.FaultPoint)
 		pay.Fault = faultPoint(log, cfg.FaultPoint)
 		refs.Fault = pay.Fault
 	}
-	handler := httpapi.NewServer(log, httpapi.Config{AdminToken: cfg.AdminToken, OpenAPI: doc, Lease: cfg.RecoveryAfter},
+	handler := httpapi.NewServer(log, httpapi.Config{AdminToken: cfg.AdminToken, OpenAPI: doc, Lease: cfg.RecoveryAfter, Limiter: limits},
 		pay, refs, db, db, db, db)
 
 	log.Info("paygate starting", "database", db.Backend(), "connector", connector.Name(), "remote_sandbox", cfg.SandboxURL != "")
@@ -322,8 +365,11 @@ func createDemoMerchant(ctx context.Context, db *store.DB, stdout io.Writer) err
 	if err != nil || n > 0 {
 		return err
 	}
-	m := merchants.NewMerchant("Demo merchant", false, payments.Now())
-	if err := db.CreateMerchant(ctx, m); err != nil {
+	now := payments.Now()
+	m := merchants.NewMerchant("Demo merchant", false, now)
+	ev := audit.New(audit.ActorCLI, audit.MerchantCreated, m.ID, m.ID, now)
+	ev.Details["api_key_id"], ev.Details["demo"] = m.APIKey.ID, "true"
+	if err := db.CreateMerchant(ctx, m, ev); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "\nCreated a demo merchant (%s). Its test secret key, shown only this once:\n\n    %s\n\n", m.ID, m.APIKey.Secret)

@@ -47,6 +47,7 @@ func TestVersionAndUsage(t *testing.T) {
 
 func TestConfigErrorsNameTheVariable(t *testing.T) {
 	strong := "k1:" + vault.NewKey()
+	fp := vault.NewKey()
 	admin := strings.Repeat("a1b2", 10)
 	cases := []struct {
 		vars map[string]string
@@ -62,11 +63,16 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"PAYGATE_TLS_CERT_FILE": "/nonexistent/cert.pem"}, "PAYGATE_TLS_CERT_FILE"},
 		{map[string]string{"PAYGATE_AUTO_MIGRATE": "maybe"}, "PAYGATE_AUTO_MIGRATE"},
 		{map[string]string{"PAYGATE_PUBLIC_URL": "not a url"}, "PAYGATE_PUBLIC_URL"},
+		{map[string]string{"PAYGATE_CONNECTOR_TIMEOUT": "soon"}, "PAYGATE_CONNECTOR_TIMEOUT"},
+		{map[string]string{"PAYGATE_RECOVERY_AFTER": "-1s"}, "PAYGATE_RECOVERY_AFTER"},
+		{map[string]string{"PAYGATE_RECOVERY_AFTER": "15s"}, "PAYGATE_RECOVERY_AFTER"}, // under twice the 10 s connector timeout
+		{map[string]string{"PAYGATE_ENV": "production", "PAYGATE_ENCRYPTION_KEYS": strong, "PAYGATE_ADMIN_TOKEN": admin, "PAYGATE_DATABASE_URL": "postgres://db/x", "PAYGATE_TEST_FAULT_POINT": "after_authorize"}, "PAYGATE_TEST_FAULT_POINT"},
 		{map[string]string{"PAYGATE_ENV": "production", "PAYGATE_ADMIN_TOKEN": admin, "PAYGATE_DATABASE_URL": "postgres://db/x"}, "PAYGATE_ENCRYPTION_KEYS"},
+		{map[string]string{"PAYGATE_ENV": "production", "PAYGATE_ENCRYPTION_KEYS": strong, "PAYGATE_ADMIN_TOKEN": admin, "PAYGATE_DATABASE_URL": "postgres://db/x"}, "PAYGATE_FINGERPRINT_KEY"},
 		{map[string]string{"PAYGATE_ENV": "production", "PAYGATE_ENCRYPTION_KEYS": "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "PAYGATE_ADMIN_TOKEN": admin, "PAYGATE_DATABASE_URL": "postgres://db/x"}, "PAYGATE_ENCRYPTION_KEYS"},
-		{map[string]string{"PAYGATE_ENV": "production", "PAYGATE_ENCRYPTION_KEYS": strong, "PAYGATE_DATABASE_URL": "postgres://db/x"}, "PAYGATE_ADMIN_TOKEN"},
-		{map[string]string{"PAYGATE_ENV": "production", "PAYGATE_ENCRYPTION_KEYS": strong, "PAYGATE_ADMIN_TOKEN": "short", "PAYGATE_DATABASE_URL": "postgres://db/x"}, "PAYGATE_ADMIN_TOKEN"},
-		{map[string]string{"PAYGATE_ENV": "production", "PAYGATE_ENCRYPTION_KEYS": strong, "PAYGATE_ADMIN_TOKEN": admin}, "PAYGATE_DATABASE_URL"},
+		{map[string]string{"PAYGATE_ENV": "production", "PAYGATE_ENCRYPTION_KEYS": strong, "PAYGATE_FINGERPRINT_KEY": fp, "PAYGATE_DATABASE_URL": "postgres://db/x"}, "PAYGATE_ADMIN_TOKEN"},
+		{map[string]string{"PAYGATE_ENV": "production", "PAYGATE_ENCRYPTION_KEYS": strong, "PAYGATE_FINGERPRINT_KEY": fp, "PAYGATE_ADMIN_TOKEN": "short", "PAYGATE_DATABASE_URL": "postgres://db/x"}, "PAYGATE_ADMIN_TOKEN"},
+		{map[string]string{"PAYGATE_ENV": "production", "PAYGATE_ENCRYPTION_KEYS": strong, "PAYGATE_FINGERPRINT_KEY": fp, "PAYGATE_ADMIN_TOKEN": admin}, "PAYGATE_DATABASE_URL"},
 	}
 	for _, c := range cases {
 		var out, errOut bytes.Buffer

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/paygate/paygate/internal/logging"
+	"github.com/paygate/paygate/internal/ratelimit"
 	"github.com/paygate/paygate/internal/vault"
 )
 
@@ -49,6 +50,9 @@ type Config struct {
 	// FaultPoint is a test-only setting (PAYGATE_TEST_FAULT_POINT, refused
 	// in production): the process stops dead at that point, for crash tests.
 	FaultPoint string
+	// RateLimits: PAYGATE_RATE_LIMIT (per API key), PAYGATE_IP_RATE_LIMIT
+	// (per client address), PAYGATE_DECLINE_LIMIT (declines a minute).
+	RateLimits ratelimit.Config
 }
 
 // Production reports whether the production checks apply.
@@ -175,6 +179,26 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.RecoveryAfter < 2*c.ConnectorTimeout {
 		return c, bad("PAYGATE_RECOVERY_AFTER", "must be at least twice PAYGATE_CONNECTOR_TIMEOUT (%s)", c.ConnectorTimeout)
 	}
+	c.RateLimits = ratelimit.Defaults()
+	for _, v := range []struct {
+		name string
+		dst  *float64
+	}{{"PAYGATE_RATE_LIMIT", &c.RateLimits.PerKey}, {"PAYGATE_IP_RATE_LIMIT", &c.RateLimits.PerAddress}} {
+		if s := get(v.name, ""); s != "" {
+			f, err := strconv.ParseFloat(s, 64)
+			if err != nil || f < 0 || f > 1e6 {
+				return c, bad(v.name, "must be requests per second from 0 (no limit) to 1000000, not %q", s)
+			}
+			*v.dst = f
+		}
+	}
+	if s := get("PAYGATE_DECLINE_LIMIT", ""); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return c, bad("PAYGATE_DECLINE_LIMIT", "must be a number of declines per minute, 0 for no limit, not %q", s)
+		}
+		c.RateLimits.Declines = n
+	}
 	c.FaultPoint = get("PAYGATE_TEST_FAULT_POINT", "")
 	if c.FaultPoint != "" && c.Production() {
 		return c, bad("PAYGATE_TEST_FAULT_POINT", "is for crash tests only and refused in production")
@@ -183,6 +207,10 @@ func Load(getenv func(string) string) (Config, error) {
 		switch {
 		case c.EncryptionKeys == "":
 			return c, bad("PAYGATE_ENCRYPTION_KEYS", "required in production: ID:BASE64KEY with a 32-byte key (openssl rand -base64 32)")
+		case c.FingerprintKey == "":
+			// Derived from the active encryption key otherwise, fingerprints
+			// would change at every key rotation.
+			return c, bad("PAYGATE_FINGERPRINT_KEY", "required in production, so that card fingerprints survive key rotation (openssl rand -base64 32)")
 		case c.AdminToken == "":
 			return c, bad("PAYGATE_ADMIN_TOKEN", "required in production")
 		case len(c.AdminToken) < 32:

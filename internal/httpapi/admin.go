@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/paygate/paygate/internal/apierror"
+	"github.com/paygate/paygate/internal/audit"
+	"github.com/paygate/paygate/internal/ids"
 	"github.com/paygate/paygate/internal/merchants"
 	"github.com/paygate/paygate/internal/payments"
 )
@@ -33,8 +35,11 @@ func handleMerchantCreate(log *slog.Logger, accounts Accounts) http.Handler {
 		if utf8.RuneCountInString(*in.Name) > 200 {
 			return apierror.Invalid("parameter_invalid", "name", "name must be at most 200 characters.")
 		}
-		m := merchants.NewMerchant(strings.TrimSpace(*in.Name), in.Livemode, payments.Now())
-		if err := accounts.CreateMerchant(r.Context(), m); err != nil {
+		now := payments.Now()
+		m := merchants.NewMerchant(strings.TrimSpace(*in.Name), in.Livemode, now)
+		ev := audit.FromRequest(r, audit.MerchantCreated, m.ID, m.ID, now)
+		ev.Details["api_key_id"], ev.Details["api_key_prefix"] = m.APIKey.ID, m.APIKey.Prefix
+		if err := accounts.CreateMerchant(r.Context(), m, ev); err != nil {
 			return err
 		}
 		log.InfoContext(r.Context(), "merchant created", "merchant_id", m.ID, "api_key_id", m.APIKey.ID, "api_key_prefix", m.APIKey.Prefix)
@@ -49,8 +54,11 @@ func handleKeyCreate(log *slog.Logger, accounts Accounts) http.Handler {
 			return err
 		}
 		id := r.PathValue("id")
-		k := merchants.NewKey(id, in.Livemode, payments.Now())
-		if err := accounts.CreateKey(r.Context(), k); errors.Is(err, merchants.ErrNotFound) {
+		now := payments.Now()
+		k := merchants.NewKey(id, in.Livemode, now)
+		ev := audit.FromRequest(r, audit.APIKeyCreated, k.ID, id, now)
+		ev.Details["api_key_prefix"] = k.Prefix
+		if err := accounts.CreateKey(r.Context(), k, ev); errors.Is(err, merchants.ErrNotFound) {
 			return apierror.NotFound("merchant", id)
 		} else if err != nil {
 			return err
@@ -63,7 +71,7 @@ func handleKeyCreate(log *slog.Logger, accounts Accounts) http.Handler {
 func handleKeyRevoke(log *slog.Logger, accounts Accounts) http.Handler {
 	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		id := r.PathValue("id")
-		k, err := accounts.RevokeKey(r.Context(), id, payments.Now())
+		k, err := accounts.RevokeKey(r.Context(), id, audit.FromRequest(r, audit.APIKeyRevoked, id, "", payments.Now()))
 		if errors.Is(err, merchants.ErrNotFound) {
 			return apierror.NotFound("api_key", id)
 		}
@@ -72,5 +80,34 @@ func handleKeyRevoke(log *slog.Logger, accounts Accounts) http.Handler {
 		}
 		log.InfoContext(r.Context(), "api key revoked", "merchant_id", k.MerchantID, "api_key_id", k.ID)
 		return encode(w, http.StatusOK, k)
+	})
+}
+
+func handleAuditList(log *slog.Logger, lister audit.Lister) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		var q audit.ListQuery
+		pg, err := parseList(r.URL.Query(), ids.Audit, func(name, val string) (bool, error) {
+			switch name {
+			case "action":
+				q.Action = val
+			case "object_id":
+				q.ObjectID = val
+			default:
+				return false, nil
+			}
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+		q.Limit, q.StartingAfter, q.EndingBefore = pg.Limit, pg.StartingAfter, pg.EndingBefore
+		evs, more, err := lister.AuditEvents(r.Context(), q)
+		if err != nil {
+			return err
+		}
+		if evs == nil {
+			evs = []*audit.Event{}
+		}
+		return encode(w, http.StatusOK, list[*audit.Event]{Object: "list", Data: evs, HasMore: more, URL: "/v1/audit_events"})
 	})
 }

@@ -56,6 +56,7 @@ type options struct {
 	// connector, when set, wraps the sandbox the API talks to.
 	connector func(*sandbox.Connector) connectors.Connector
 	lease     time.Duration
+	limiter   httpapi.Limiter
 }
 
 func startWith(t *testing.T, backend string, opt options) *harness {
@@ -80,9 +81,13 @@ func startWith(t *testing.T, backend string, opt options) *harness {
 		conn = opt.connector(sb)
 	}
 	pay := payments.NewService(db, conn, keys, log)
+	if d, ok := opt.limiter.(payments.DeclineRecorder); ok {
+		pay.Declines = d
+	}
 	refs := refunds.NewService(db, conn, log)
-	handler = httpapi.NewServer(log, httpapi.Config{AdminToken: adminToken, OpenAPI: doc, Lease: opt.lease}, pay, refs, db, db, db, db)
+	handler = httpapi.NewServer(log, httpapi.Config{AdminToken: adminToken, OpenAPI: doc, Lease: opt.lease, Limiter: opt.limiter}, pay, refs, db, db, db, db)
 	h := &harness{t: t, url: srv.URL, db: db, logs: logs, spec: newOpenAPIChecker(t), sandbox: sb, pay: pay, refs: refs}
+	t.Cleanup(h.assertNoCardData)
 	var m map[string]any
 	h.do("POST", "/v1/merchants", adminToken, map[string]any{"name": "Merchant A"}, 201, &m)
 	h.keyA, h.merchant = m["api_key"].(map[string]any)["secret"].(string), m["id"].(string)
@@ -142,6 +147,10 @@ func (h *harness) request(method, path, key string, body any, header ...string) 
 		h.t.Errorf("%s %s: no Request-Id header", method, path)
 	}
 	h.spec.check(h.t, method, path, raw, req.Header, resp, got)
+	// The API document's examples show test cards on purpose.
+	if leak := cardData(string(got)); leak != "" && path != "/openapi.json" {
+		h.t.Errorf("%s %s: the answer holds card data (%s): %.300s", method, path, leak, got)
+	}
 	return resp, got
 }
 

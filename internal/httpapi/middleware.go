@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"net"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -144,13 +147,81 @@ func bearer(r *http.Request) (string, bool) {
 	return token, token != ""
 }
 
-// keyFinder finds a live key by the hash of its secret.
+// keyFinder finds a live key by the hash of its secret, and records its use.
 type keyFinder interface {
 	KeyBySecretHash(ctx context.Context, hash []byte) (*merchants.Key, error)
+	TouchKey(ctx context.Context, id string, now time.Time) error
 }
 
-// requireMerchant authenticates a secret API key.
-func requireMerchant(log *slog.Logger, keys keyFinder, next http.Handler) http.Handler {
+// Limiter decides whether a request may proceed; see package ratelimit.
+type Limiter interface {
+	AllowKey(keyID string) (bool, time.Duration)
+	AllowAddress(addr string) (bool, time.Duration)
+	AllowAttempt(keyID string) (bool, time.Duration)
+}
+
+// noLimits is the Limiter of a server configured without one.
+type noLimits struct{}
+
+func (noLimits) AllowKey(string) (bool, time.Duration)     { return true, 0 }
+func (noLimits) AllowAddress(string) (bool, time.Duration) { return true, 0 }
+func (noLimits) AllowAttempt(string) (bool, time.Duration) { return true, 0 }
+
+func rateLimited(w http.ResponseWriter, r *http.Request, log *slog.Logger, wait time.Duration, msg string) {
+	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+	respondErr(w, r, log, &apierror.Error{Kind: apierror.KindRateLimited, Code: "rate_limited", Message: msg})
+}
+
+// limitAddresses applies the per-address limit to every request, before
+// authentication, so that a scan of keys is slowed too. The address is the
+// TCP peer's: forwarding headers are not trusted.
+func limitAddresses(log *slog.Logger, limits Limiter, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			host = r.RemoteAddr
+		}
+		if ok, wait := limits.AllowAddress(host); !ok {
+			rateLimited(w, r, log, wait, "Too many requests from this address; slow down and retry after Retry-After seconds.")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitAttempts slows down payment attempts of a key whose payments are
+// declined again and again: the pattern of card testing.
+func limitAttempts(log *slog.Logger, limits Limiter, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ok, wait := limits.AllowAttempt(accountFrom(r.Context()).KeyID); !ok {
+			rateLimited(w, r, log, wait, "Too many declined payments with this API key recently; payment attempts are slowed down.")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// secureHeaders sets the headers every answer carries: API answers are
+// never sniffed, framed, cached or sent as a referrer; under TLS, browsers
+// are told to keep to HTTPS. A handler may set its own (the docs page sets
+// a policy that lets its scripts run).
+func secureHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-store")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		if r.TLS != nil {
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// requireMerchant authenticates a secret API key and applies its rate limit.
+func requireMerchant(log *slog.Logger, keys keyFinder, limits Limiter, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		secret, ok := bearer(r)
 		if !ok {
@@ -175,7 +246,17 @@ func requireMerchant(log *slog.Logger, keys keyFinder, next http.Handler) http.H
 		if info := logging.Request(r.Context()); info != nil {
 			info.MerchantID = k.MerchantID
 		}
-		ctx := context.WithValue(r.Context(), accountKey{}, payments.Account{MerchantID: k.MerchantID, Livemode: k.Livemode})
+		if ok, wait := limits.AllowKey(k.ID); !ok {
+			rateLimited(w, r, log, wait, "Too many requests with this API key; slow down and retry after Retry-After seconds.")
+			return
+		}
+		// Recorded at most once a minute, so authentication stays a read.
+		if now := time.Now(); k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) > time.Minute {
+			if err := keys.TouchKey(r.Context(), k.ID, now.UTC()); err != nil {
+				log.WarnContext(r.Context(), "api key last use not recorded", "api_key_id", k.ID, "error", err.Error())
+			}
+		}
+		ctx := context.WithValue(r.Context(), accountKey{}, payments.Account{MerchantID: k.MerchantID, Livemode: k.Livemode, KeyID: k.ID})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

@@ -12,9 +12,9 @@ import (
 var expYear = time.Now().Year() + 3
 
 func card(number string) map[string]any {
-	cvc := "123"
+	cvc := testCVC
 	if digits := strings.ReplaceAll(number, " ", ""); strings.HasPrefix(digits, "3") && len(digits) == 15 {
-		cvc = "1234"
+		cvc = testAmexCVC
 	}
 	return map[string]any{"type": "card", "card": map[string]any{"number": number, "exp_month": 12, "exp_year": expYear, "cvc": cvc}}
 }

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/paygate/paygate/internal/docsui"
 	"github.com/paygate/paygate/internal/payments"
 	"github.com/paygate/paygate/internal/refunds"
 )
@@ -11,15 +12,16 @@ import (
 // addRoutes lists every route of the API.
 func addRoutes(mux *http.ServeMux, log *slog.Logger, cfg Config, pay *payments.Service, refs *refunds.Service, accounts Accounts, keys IdempotencyStore, books LedgerReader, db Pinger) {
 	merchant := func(h http.Handler) http.Handler {
-		return requireMerchant(log, accounts, idempotent(log, keys, cfg.Lease, h))
+		return requireMerchant(log, accounts, cfg.Limiter, idempotent(log, keys, cfg.Lease, h))
 	}
+	attempt := func(h http.Handler) http.Handler { return limitAttempts(log, cfg.Limiter, h) }
 	admin := func(h http.Handler) http.Handler { return requireAdmin(log, cfg.AdminToken, h) }
 
-	mux.Handle("POST /v1/payments", merchant(handleCreate(log, pay.Create)))
+	mux.Handle("POST /v1/payments", merchant(attempt(handleCreate(log, pay.Create))))
 	mux.Handle("GET /v1/payments", merchant(handlePaymentList(log, pay)))
 	mux.Handle("GET /v1/payments/{id}", merchant(handleGet(log, pay.Get)))
 	mux.Handle("PATCH /v1/payments/{id}", merchant(handleAction(log, pay.Update)))
-	mux.Handle("POST /v1/payments/{id}/confirm", merchant(handleAction(log, pay.Confirm)))
+	mux.Handle("POST /v1/payments/{id}/confirm", merchant(attempt(handleAction(log, pay.Confirm))))
 	mux.Handle("POST /v1/payments/{id}/capture", merchant(handleAction(log, pay.Capture)))
 	mux.Handle("POST /v1/payments/{id}/cancel", merchant(handleAction(log, pay.Cancel)))
 
@@ -35,8 +37,12 @@ func addRoutes(mux *http.ServeMux, log *slog.Logger, cfg Config, pay *payments.S
 	mux.Handle("POST /v1/merchants", admin(handleMerchantCreate(log, accounts)))
 	mux.Handle("POST /v1/merchants/{id}/api_keys", admin(handleKeyCreate(log, accounts)))
 	mux.Handle("DELETE /v1/api_keys/{id}", admin(handleKeyRevoke(log, accounts)))
+	mux.Handle("GET /v1/audit_events", admin(handleAuditList(log, accounts)))
 
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(log, db))
 	mux.Handle("GET /openapi.json", handleOpenAPI(cfg.OpenAPI))
+	docs := docsui.Handler()
+	mux.Handle("GET /docs", docs)
+	mux.Handle("GET /docs/{file...}", docs)
 }

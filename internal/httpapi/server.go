@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/paygate/paygate/internal/audit"
 	"github.com/paygate/paygate/internal/merchants"
 	"github.com/paygate/paygate/internal/payments"
 	"github.com/paygate/paygate/internal/refunds"
@@ -21,14 +22,18 @@ type Config struct {
 	// Lease is how long an idempotency key stays locked by its request; a
 	// mutating request gets half of it to finish. 0 means 30 seconds.
 	Lease time.Duration
+	// Limiter applies rate limits; nil means none.
+	Limiter Limiter
 }
 
 // Accounts is the merchant and key storage the API uses.
 type Accounts interface {
 	KeyBySecretHash(ctx context.Context, hash []byte) (*merchants.Key, error)
-	CreateMerchant(ctx context.Context, m *merchants.Merchant) error
-	CreateKey(ctx context.Context, k *merchants.Key) error
-	RevokeKey(ctx context.Context, id string, now time.Time) (*merchants.Key, error)
+	TouchKey(ctx context.Context, id string, now time.Time) error
+	CreateMerchant(ctx context.Context, m *merchants.Merchant, ev audit.Event) error
+	CreateKey(ctx context.Context, k *merchants.Key, ev audit.Event) error
+	RevokeKey(ctx context.Context, id string, ev audit.Event) (*merchants.Key, error)
+	AuditEvents(ctx context.Context, q audit.ListQuery) ([]*audit.Event, bool, error)
 }
 
 // Pinger reports whether the database answers.
@@ -41,10 +46,15 @@ func NewServer(log *slog.Logger, cfg Config, pay *payments.Service, refs *refund
 	if cfg.Lease <= 0 {
 		cfg.Lease = 30 * time.Second
 	}
+	if cfg.Limiter == nil {
+		cfg.Limiter = noLimits{}
+	}
 	mux := http.NewServeMux()
 	addRoutes(mux, log, cfg, pay, refs, accounts, keys, books, db)
 	var h http.Handler = mux
 	h = jsonErrorsForMux(mux, log, h)
+	h = limitAddresses(log, cfg.Limiter, h)
+	h = secureHeaders(h)
 	h = recoverPanics(log, h)
 	h = logRequests(log, h)
 	return h

@@ -25,6 +25,7 @@ const (
 	Merchant      = "mer_"
 	APIKey        = "key_"
 	Request       = "req_"
+	Audit         = "aud_"
 )
 
 // encodedLen is the length of an id after its prefix.

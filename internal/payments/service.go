@@ -75,6 +75,8 @@ type Service struct {
 	sealer    Sealer
 	log       *slog.Logger
 	now       func() time.Time
+	// Declines, when set, hears of every declined attempt.
+	Declines DeclineRecorder
 	// Fault, when set, is called at the named points between a connector's
 	// answer and its recording; crash tests set it (through a test-only
 	// setting) to stop the process exactly there.
@@ -106,6 +108,13 @@ func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 type Account struct {
 	MerchantID string
 	Livemode   bool
+	KeyID      string // the API key of the request; empty for background work
+}
+
+// DeclineRecorder is told of every declined payment attempt, to slow down
+// card testing.
+type DeclineRecorder interface {
+	Declined(keyID string)
 }
 
 // secrets is card data held in memory for one request only.
@@ -612,6 +621,9 @@ func (s *Service) finish(ctx context.Context, acct Account, id, op string, res c
 	}
 	if p.Status != before {
 		s.logChange(ctx, p, before)
+		if p.Status == Failed && s.Declines != nil && acct.KeyID != "" {
+			s.Declines.Declined(acct.KeyID)
+		}
 	}
 	if opErr != nil {
 		return nil, opErr

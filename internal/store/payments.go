@@ -12,6 +12,7 @@ import (
 
 	"github.com/paygate/paygate/internal/events"
 	"github.com/paygate/paygate/internal/payments"
+	"github.com/paygate/paygate/internal/vault"
 )
 
 // queryer is what reads need: a pool or a transaction.
@@ -369,4 +370,34 @@ func (db *DB) StalePayments(ctx context.Context, cutoff time.Time, limit int) ([
 		out = append(out, p)
 	}
 	return out, rows.Err()
+}
+
+// SealedNotUnder implements vault.RotationStore over stored payment methods.
+func (db *DB) SealedNotUnder(ctx context.Context, keyID, afterID string, limit int) ([]vault.Record, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT id, enc_key_id, enc_dek, enc_data FROM payment_methods
+		WHERE enc_key_id IS NOT NULL AND enc_key_id <> $1 AND id > $2 ORDER BY id LIMIT $3`, keyID, afterID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []vault.Record
+	for rows.Next() {
+		var r vault.Record
+		if err := rows.Scan(&r.ID, &r.Sealed.KeyID, &r.Sealed.DEK, &r.Sealed.Data); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// ReplaceSealed implements vault.RotationStore.
+func (db *DB) ReplaceSealed(ctx context.Context, id, oldKeyID string, s vault.Sealed) (bool, error) {
+	res, err := db.w.ExecContext(ctx, `UPDATE payment_methods SET enc_key_id = $3, enc_dek = $4, enc_data = $5
+		WHERE id = $1 AND enc_key_id = $2`, id, oldKeyID, s.KeyID, s.DEK, s.Data)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }

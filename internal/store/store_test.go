@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paygate/paygate/internal/audit"
 	"github.com/paygate/paygate/internal/events"
 	"github.com/paygate/paygate/internal/ids"
 	"github.com/paygate/paygate/internal/merchants"
@@ -20,7 +21,7 @@ import (
 func newMerchant(t *testing.T, db *store.DB) *merchants.Merchant {
 	t.Helper()
 	m := merchants.NewMerchant("m", false, payments.Now())
-	if err := db.CreateMerchant(context.Background(), m); err != nil {
+	if err := db.CreateMerchant(context.Background(), m, audit.New(audit.ActorCLI, audit.MerchantCreated, m.ID, m.ID, m.CreatedAt)); err != nil {
 		t.Fatal(err)
 	}
 	return m
@@ -148,18 +149,21 @@ func TestKeys(t *testing.T) {
 			t.Fatalf("lookup: %+v %v", k, err)
 		}
 		k2 := merchants.NewKey(m.ID, true, payments.Now())
-		if err := db.CreateKey(ctx, k2); err != nil {
+		ev := func(action, id string, at time.Time) audit.Event {
+			return audit.New(audit.ActorAdmin, action, id, m.ID, at)
+		}
+		if err := db.CreateKey(ctx, k2, ev(audit.APIKeyCreated, k2.ID, payments.Now())); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.CreateKey(ctx, merchants.NewKey("mer_missing", false, payments.Now())); !errors.Is(err, merchants.ErrNotFound) {
+		if err := db.CreateKey(ctx, merchants.NewKey("mer_missing", false, payments.Now()), ev(audit.APIKeyCreated, "key_x", payments.Now())); !errors.Is(err, merchants.ErrNotFound) {
 			t.Fatalf("key for a missing merchant: %v", err)
 		}
-		r, err := db.RevokeKey(ctx, m.APIKey.ID, payments.Now())
+		r, err := db.RevokeKey(ctx, m.APIKey.ID, ev(audit.APIKeyRevoked, m.APIKey.ID, payments.Now()))
 		if err != nil || r.RevokedAt == nil {
 			t.Fatalf("revoke: %+v %v", r, err)
 		}
 		first := *r.RevokedAt
-		r, _ = db.RevokeKey(ctx, m.APIKey.ID, payments.Now().Add(time.Hour))
+		r, _ = db.RevokeKey(ctx, m.APIKey.ID, ev(audit.APIKeyRevoked, m.APIKey.ID, payments.Now().Add(time.Hour)))
 		if !r.RevokedAt.Equal(first) {
 			t.Fatal("second revocation moved revoked_at")
 		}
@@ -169,11 +173,38 @@ func TestKeys(t *testing.T) {
 		if k, err := db.KeyBySecretHash(ctx, merchants.HashSecret(k2.Secret)); err != nil || !k.Livemode {
 			t.Fatalf("second key: %+v %v", k, err)
 		}
-		if _, err := db.RevokeKey(ctx, "key_missing", payments.Now()); !errors.Is(err, merchants.ErrNotFound) {
+		if _, err := db.RevokeKey(ctx, "key_missing", ev(audit.APIKeyRevoked, "key_missing", payments.Now())); !errors.Is(err, merchants.ErrNotFound) {
 			t.Fatalf("revoke missing: %v", err)
 		}
 		if n, err := db.CountMerchants(ctx); err != nil || n != 1 {
 			t.Fatalf("count: %d %v", n, err)
+		}
+		// The audit log holds every action that happened, newest first,
+		// and refuses to be changed.
+		log, _, err := db.AuditEvents(ctx, audit.ListQuery{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var actions []string
+		for _, e := range log {
+			actions = append(actions, e.Action)
+		}
+		if got := strings.Join(actions, " "); got != "api_key.revoked api_key.revoked api_key.created merchant.created" {
+			t.Errorf("audit log: %s", got)
+		}
+		if log[0].MerchantID != m.ID || log[0].ObjectID != m.APIKey.ID {
+			t.Errorf("revocation entry: %+v", log[0])
+		}
+		for _, q := range []string{`UPDATE audit_events SET action = 'x'`, `DELETE FROM audit_events`} {
+			if _, err := db.SQL().ExecContext(ctx, q); err == nil || !strings.Contains(err.Error(), "append-only") {
+				t.Errorf("%s: %v", q, err)
+			}
+		}
+		if err := db.TouchKey(ctx, k2.ID, payments.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if k, _ := db.KeyBySecretHash(ctx, merchants.HashSecret(k2.Secret)); k.LastUsedAt == nil {
+			t.Error("last_used_at not recorded")
 		}
 	})
 }

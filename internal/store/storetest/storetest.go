@@ -6,14 +6,17 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -135,7 +138,7 @@ func Dump(t testing.TB, db *store.DB) string {
 			fmt.Fprintf(&b, "%s:", table)
 			for i, v := range vals {
 				if bs, ok := v.([]byte); ok {
-					v = string(bs)
+					v = printable(bs)
 				}
 				fmt.Fprintf(&b, " %s=%v", cols[i], v)
 			}
@@ -144,4 +147,13 @@ func Dump(t testing.TB, db *store.DB) string {
 		rows.Close()
 	}
 	return b.String()
+}
+
+// printable renders text as is and binary (hashes, ciphertexts) in hex, so
+// that every row stays on one line of the dump.
+func printable(b []byte) string {
+	if utf8.Valid(b) && !bytes.ContainsFunc(b, func(r rune) bool { return r < ' ' && r != '\t' }) {
+		return string(b)
+	}
+	return `\x` + hex.EncodeToString(b)
 }
