@@ -35,6 +35,14 @@ func TestKeysRotate(t *testing.T) {
 			methods = append(methods, m["id"].(string))
 			fingerprints = append(fingerprints, m["card"].(map[string]any)["fingerprint"].(string))
 		}
+		// A webhook endpoint's signing secret, mid-rotation: two sealed secrets.
+		status, ep := postJSON(t, s.url+"/v1/webhook_endpoints", key, map[string]any{"url": "http://127.0.0.1:9/hooks", "enabled_events": []string{"*"}})
+		if status != 201 {
+			t.Fatalf("webhook endpoint: %d %v", status, ep)
+		}
+		if status, _ := postJSON(t, s.url+"/v1/webhook_endpoints/"+ep["id"].(string)+"/rotate_secret", key, map[string]any{}); status != 200 {
+			t.Fatalf("rotate_secret: %d", status)
+		}
 		if err := s.stop(); err != nil {
 			t.Fatal(err)
 		}
@@ -43,7 +51,7 @@ func TestKeysRotate(t *testing.T) {
 		if err := run(context.Background(), []string{"paygate", "keys", "rotate"}, env(vars(k2+","+k1)), &out, &errOut); err != nil {
 			t.Fatalf("keys rotate: %v\n%s", err, errOut.String())
 		}
-		if !strings.Contains(out.String(), "done: 3 record(s) re-encrypted") {
+		if !strings.Contains(out.String(), "done: 5 record(s) re-encrypted") {
 			t.Errorf("keys rotate printed %q", out.String())
 		}
 		// Run again: nothing left, it resumes without harm.
@@ -53,7 +61,8 @@ func TestKeysRotate(t *testing.T) {
 		}
 		db := storetest.OpenURL(t, url)
 		var n int
-		if err := db.SQL().QueryRow(`SELECT count(*) FROM payment_methods WHERE enc_key_id <> 'k2'`).Scan(&n); err != nil || n != 0 {
+		if err := db.SQL().QueryRow(`SELECT (SELECT count(*) FROM payment_methods WHERE enc_key_id <> 'k2') +
+			(SELECT count(*) FROM webhook_endpoints WHERE secret_key_id <> 'k2' OR previous_key_id <> 'k2')`).Scan(&n); err != nil || n != 0 {
 			t.Fatalf("%d records not under k2 (%v)", n, err)
 		}
 		var actions int
@@ -71,6 +80,10 @@ func TestKeysRotate(t *testing.T) {
 			if got != fingerprints[i] {
 				t.Errorf("fingerprint changed: %v, was %s", got, fingerprints[i])
 			}
+		}
+		// The endpoint's secret opens under key 2 alone: it rotates again.
+		if status, _ := postJSON(t, s.url+"/v1/webhook_endpoints/"+ep["id"].(string)+"/rotate_secret", key, map[string]any{}); status != 200 {
+			t.Errorf("rotate_secret after key rotation: %d", status)
 		}
 		if err := s.stop(); err != nil {
 			t.Fatal(err)

@@ -24,11 +24,13 @@ import (
 	"github.com/paygate/paygate/internal/ledger"
 	"github.com/paygate/paygate/internal/logging"
 	"github.com/paygate/paygate/internal/merchants"
+	"github.com/paygate/paygate/internal/metrics"
 	"github.com/paygate/paygate/internal/openapi"
 	"github.com/paygate/paygate/internal/payments"
 	"github.com/paygate/paygate/internal/ratelimit"
 	"github.com/paygate/paygate/internal/refunds"
 	"github.com/paygate/paygate/internal/store"
+	"github.com/paygate/paygate/internal/webhooks"
 	"github.com/paygate/paygate/internal/worker"
 )
 
@@ -259,17 +261,26 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 	if cfg.SandboxURL != "" {
 		connector = sandbox.NewClient(cfg.SandboxURL, cfg.ConnectorTimeout)
 	}
+	m := metrics.New()
+	connector = m.Connector(connector)
+	m.WatchQueue(db.PendingDeliveries)
+	for name, pool := range db.Pools() {
+		m.WatchPool(name, pool)
+	}
 	pay := payments.NewService(db, connector, keyring, log)
 	refs := refunds.NewService(db, connector, log)
 	limits := ratelimit.New(cfg.RateLimits)
 	pay.Declines = limits
+	pay.OnStatus = func(s payments.Status, methodType string) { m.PaymentStatus(string(s), methodType) }
 	if cfg.FaultPoint != "" {
 		log.Warn("crash-test fault point armed", "point", cfg.FaultPoint)
 		pay.Fault = faultPoint(log, cfg.FaultPoint)
 		refs.Fault = pay.Fault
 	}
-	handler := httpapi.NewServer(log, httpapi.Config{AdminToken: cfg.AdminToken, OpenAPI: doc, Lease: cfg.RecoveryAfter, Limiter: limits},
-		pay, refs, db, db, db, db)
+	hooks := webhooks.NewService(db, keyring, cfg.Production())
+	handler := httpapi.NewServer(log, httpapi.Config{AdminToken: cfg.AdminToken, OpenAPI: doc, Lease: cfg.RecoveryAfter, Limiter: limits, Sealer: keyring,
+		Metrics: m, Exporter: m.Handler()},
+		pay, refs, hooks, db, db, db, db, db)
 
 	log.Info("paygate starting", "database", db.Backend(), "connector", connector.Name(), "remote_sandbox", cfg.SandboxURL != "")
 	jobs, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
@@ -293,6 +304,11 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 			}
 			return err
 		})
+	})
+	wg.Go(func() {
+		w := webhooks.NewWorker(db, keyring, cfg.Webhooks, log)
+		w.OnAttempt = m.WebhookAttempt
+		w.Run(jobs)
 	})
 	err = listenAndServe(ctx, cfg, cfg.Addr, handler, log)
 	stopJobs()

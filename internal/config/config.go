@@ -18,6 +18,7 @@ import (
 	"github.com/paygate/paygate/internal/logging"
 	"github.com/paygate/paygate/internal/ratelimit"
 	"github.com/paygate/paygate/internal/vault"
+	"github.com/paygate/paygate/internal/webhooks"
 )
 
 // Config is the validated configuration.
@@ -53,6 +54,9 @@ type Config struct {
 	// RateLimits: PAYGATE_RATE_LIMIT (per API key), PAYGATE_IP_RATE_LIMIT
 	// (per client address), PAYGATE_DECLINE_LIMIT (declines a minute).
 	RateLimits ratelimit.Config
+	// Webhooks: PAYGATE_WEBHOOK_TIMEOUT, _RETRY_BASE, _RETRY_CAP, _MAX_AGE,
+	// _POLL.
+	Webhooks webhooks.Config
 }
 
 // Production reports whether the production checks apply.
@@ -198,6 +202,19 @@ func Load(getenv func(string) string) (Config, error) {
 			return c, bad("PAYGATE_DECLINE_LIMIT", "must be a number of declines per minute, 0 for no limit, not %q", s)
 		}
 		c.RateLimits.Declines = n
+	}
+	c.Webhooks = webhooks.DefaultConfig()
+	c.Webhooks.Production = c.Production()
+	for _, v := range []struct {
+		name string
+		dst  *time.Duration
+	}{{"PAYGATE_WEBHOOK_TIMEOUT", &c.Webhooks.Timeout}, {"PAYGATE_WEBHOOK_RETRY_BASE", &c.Webhooks.RetryBase},
+		{"PAYGATE_WEBHOOK_RETRY_CAP", &c.Webhooks.RetryCap}, {"PAYGATE_WEBHOOK_MAX_AGE", &c.Webhooks.MaxAge}, {"PAYGATE_WEBHOOK_POLL", &c.Webhooks.Poll}} {
+		if s := get(v.name, ""); s != "" {
+			if *v.dst, err = parseDuration(s); err != nil {
+				return c, bad(v.name, "%v", err)
+			}
+		}
 	}
 	c.FaultPoint = get("PAYGATE_TEST_FAULT_POINT", "")
 	if c.FaultPoint != "" && c.Production() {

@@ -4,6 +4,7 @@ package events
 
 import (
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/paygate/paygate/internal/ids"
@@ -21,6 +22,25 @@ const (
 	RefundSucceeded        = "refund.succeeded"
 	RefundFailed           = "refund.failed"
 )
+
+// ErrNotFound is returned by a store for a missing event, or another
+// merchant's.
+var ErrNotFound = errors.New("events: not found")
+
+// ListQuery selects a page of events, newest first.
+type ListQuery struct {
+	Limit         int
+	StartingAfter string
+	EndingBefore  string
+	Type          string
+	ObjectID      string
+}
+
+// Types lists every event type.
+func Types() []string {
+	return []string{PaymentCreated, PaymentRequiresAction, PaymentRequiresCapture, PaymentSucceeded, PaymentFailed,
+		PaymentCanceled, RefundCreated, RefundSucceeded, RefundFailed}
+}
 
 // Event is one entry of the log, as the API shows it.
 type Event struct {

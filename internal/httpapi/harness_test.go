@@ -27,6 +27,7 @@ import (
 	"github.com/paygate/paygate/internal/store/storetest"
 	"github.com/paygate/paygate/internal/testutil"
 	"github.com/paygate/paygate/internal/vault"
+	"github.com/paygate/paygate/internal/webhooks"
 )
 
 const adminToken = "test-admin-token-0123456789abcdef0123456789"
@@ -41,6 +42,7 @@ type harness struct {
 	sandbox  *sandbox.Connector
 	pay      *payments.Service
 	refs     *refunds.Service
+	keys     *vault.Keyring
 	keyA     string
 	keyB     string
 	merchant string
@@ -85,8 +87,10 @@ func startWith(t *testing.T, backend string, opt options) *harness {
 		pay.Declines = d
 	}
 	refs := refunds.NewService(db, conn, log)
-	handler = httpapi.NewServer(log, httpapi.Config{AdminToken: adminToken, OpenAPI: doc, Lease: opt.lease, Limiter: opt.limiter}, pay, refs, db, db, db, db)
-	h := &harness{t: t, url: srv.URL, db: db, logs: logs, spec: newOpenAPIChecker(t), sandbox: sb, pay: pay, refs: refs}
+	hooks := webhooks.NewService(db, keys, false)
+	handler = httpapi.NewServer(log, httpapi.Config{AdminToken: adminToken, OpenAPI: doc, Lease: opt.lease, Limiter: opt.limiter, Sealer: keys},
+		pay, refs, hooks, db, db, db, db, db)
+	h := &harness{t: t, url: srv.URL, db: db, logs: logs, spec: newOpenAPIChecker(t), sandbox: sb, pay: pay, refs: refs, keys: keys}
 	t.Cleanup(h.assertNoCardData)
 	var m map[string]any
 	h.do("POST", "/v1/merchants", adminToken, map[string]any{"name": "Merchant A"}, 201, &m)

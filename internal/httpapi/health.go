@@ -33,6 +33,17 @@ func handleReadyz(log *slog.Logger, db Pinger) http.Handler {
 	})
 }
 
+// handleMetrics serves the Prometheus metrics; without an exporter it is a
+// JSON 404 like any unknown route.
+func handleMetrics(exporter http.Handler) http.Handler {
+	if exporter != nil {
+		return exporter
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		respondErr(w, r, slog.New(slog.DiscardHandler), apierror.NotFound("route", "/metrics"))
+	})
+}
+
 // handleOpenAPI serves the OpenAPI document.
 func handleOpenAPI(doc []byte) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/paygate/paygate/internal/apierror"
 	"github.com/paygate/paygate/internal/idempotency"
+	"github.com/paygate/paygate/internal/vault"
 )
 
 // IdempotencyStore keeps idempotency keys and the answers they replay.
@@ -53,7 +55,10 @@ func (b *bufferedWriter) Write(p []byte) (int, error) {
 // With an Idempotency-Key the request is claimed under the key first: a
 // finished one is replayed, a running one is 409, one that died is run
 // again with idempotency.Attempt telling the services to resume it.
-func idempotent(log *slog.Logger, keys IdempotencyStore, lease time.Duration, next http.Handler) http.Handler {
+//
+// seal, when not nil, encrypts the stored answer: for routes whose answer
+// shows a secret, which must not sit in the database in clear.
+func idempotent(log *slog.Logger, keys IdempotencyStore, lease time.Duration, seal Sealer, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost && r.Method != http.MethodPatch && r.Method != http.MethodDelete {
 			next.ServeHTTP(w, r)
@@ -96,10 +101,15 @@ func idempotent(log *slog.Logger, keys IdempotencyStore, lease time.Duration, ne
 		}
 		switch claim.Outcome {
 		case idempotency.Replay:
+			body, err := openAnswer(seal, merchantID, key, claim.Response.Body)
+			if err != nil {
+				respondErr(w, r, log, err)
+				return
+			}
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set(idempotency.ReplayedHeader, "true")
 			w.WriteHeader(claim.Response.Status)
-			_, _ = w.Write(claim.Response.Body)
+			_, _ = w.Write(body)
 			return
 		case idempotency.InUse:
 			w.Header().Set("Retry-After", "1")
@@ -132,7 +142,10 @@ func idempotent(log *slog.Logger, keys IdempotencyStore, lease time.Duration, ne
 		defer scancel()
 		switch {
 		case idempotency.Stored(buf.status):
-			err = keys.CompleteIdempotencyKey(sctx, merchantID, key, idempotency.Response{Status: buf.status, Body: buf.body.Bytes()})
+			var stored []byte
+			if stored, err = sealAnswer(seal, merchantID, key, buf.body.Bytes()); err == nil {
+				err = keys.CompleteIdempotencyKey(sctx, merchantID, key, idempotency.Response{Status: buf.status, Body: stored})
+			}
 		case idempotency.Forgotten(buf.status):
 			err = keys.ForgetIdempotencyKey(sctx, merchantID, key)
 		default:
@@ -147,4 +160,40 @@ func idempotent(log *slog.Logger, keys IdempotencyStore, lease time.Duration, ne
 		w.WriteHeader(buf.status)
 		_, _ = w.Write(buf.body.Bytes())
 	})
+}
+
+// Sealer encrypts data bound to a name (vault.Keyring).
+type Sealer interface {
+	Seal(plaintext []byte, aad string) (vault.Sealed, error)
+	Open(s vault.Sealed, aad string) ([]byte, error)
+}
+
+// sealedMark starts a stored answer that is sealed; a JSON answer never
+// starts with it.
+const sealedMark = 0
+
+func sealAnswer(seal Sealer, merchantID, key string, body []byte) ([]byte, error) {
+	if seal == nil {
+		return body, nil
+	}
+	s, err := seal.Seal(body, "idempotency/"+merchantID+"/"+key)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(s)
+	return append([]byte{sealedMark}, b...), err
+}
+
+func openAnswer(seal Sealer, merchantID, key string, stored []byte) ([]byte, error) {
+	if len(stored) == 0 || stored[0] != sealedMark {
+		return stored, nil
+	}
+	if seal == nil {
+		return nil, errors.New("a sealed idempotent answer on a route without a sealer")
+	}
+	var s vault.Sealed
+	if err := json.Unmarshal(stored[1:], &s); err != nil {
+		return nil, err
+	}
+	return seal.Open(s, "idempotency/"+merchantID+"/"+key)
 }

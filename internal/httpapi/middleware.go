@@ -49,7 +49,9 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // logRequests gives every request an id, sends it back as Request-Id, and
 // writes one log line when the request ends.
-func logRequests(log *slog.Logger, next http.Handler) http.Handler {
+//
+// metrics, when not nil, hears of every answered request.
+func logRequests(log *slog.Logger, metrics RequestObserver, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		info := &logging.RequestInfo{ID: ids.New(ids.Request)}
@@ -65,11 +67,23 @@ func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 		if sw.status >= 500 {
 			level = slog.LevelError
 		}
+		if metrics != nil {
+			_, path, _ := strings.Cut(route, " ")
+			if path == "" {
+				path = route
+			}
+			metrics.ObserveRequest(path, r.Method, sw.status, time.Since(start))
+		}
 		log.LogAttrs(r.Context(), level, "request",
 			slog.String("method", r.Method), slog.String("route", route), slog.Int("status", sw.status),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			slog.String("merchant_id", info.MerchantID), slog.Int("bytes", sw.bytes))
 	})
+}
+
+// RequestObserver records answered requests (package metrics).
+type RequestObserver interface {
+	ObserveRequest(route, method string, status int, d time.Duration)
 }
 
 // recoverPanics turns a panic into a logged 500 instead of a dropped

@@ -7,12 +7,17 @@ import (
 	"github.com/paygate/paygate/internal/docsui"
 	"github.com/paygate/paygate/internal/payments"
 	"github.com/paygate/paygate/internal/refunds"
+	"github.com/paygate/paygate/internal/webhooks"
 )
 
 // addRoutes lists every route of the API.
-func addRoutes(mux *http.ServeMux, log *slog.Logger, cfg Config, pay *payments.Service, refs *refunds.Service, accounts Accounts, keys IdempotencyStore, books LedgerReader, db Pinger) {
+func addRoutes(mux *http.ServeMux, log *slog.Logger, cfg Config, pay *payments.Service, refs *refunds.Service, hooks *webhooks.Service,
+	accounts Accounts, keys IdempotencyStore, books LedgerReader, evs EventStore, db Pinger) {
 	merchant := func(h http.Handler) http.Handler {
-		return requireMerchant(log, accounts, cfg.Limiter, idempotent(log, keys, cfg.Lease, h))
+		return requireMerchant(log, accounts, cfg.Limiter, idempotent(log, keys, cfg.Lease, nil, h))
+	}
+	merchantSecret := func(h http.Handler) http.Handler {
+		return requireMerchant(log, accounts, cfg.Limiter, idempotent(log, keys, cfg.Lease, cfg.Sealer, h))
 	}
 	attempt := func(h http.Handler) http.Handler { return limitAttempts(log, cfg.Limiter, h) }
 	admin := func(h http.Handler) http.Handler { return requireAdmin(log, cfg.AdminToken, h) }
@@ -34,6 +39,20 @@ func addRoutes(mux *http.ServeMux, log *slog.Logger, cfg Config, pay *payments.S
 
 	mux.Handle("GET /v1/balance", merchant(handleBalance(log, books)))
 
+	mux.Handle("GET /v1/events", merchant(handleEventList(log, evs)))
+	mux.Handle("GET /v1/events/{id}", merchant(handleGet(log, getEvent(evs))))
+
+	// Answers that show a signing secret are sealed in the idempotency store.
+	mux.Handle("POST /v1/webhook_endpoints", merchantSecret(handleCreate(log, hooks.Create)))
+	mux.Handle("GET /v1/webhook_endpoints", merchant(handleEndpointList(log, hooks)))
+	mux.Handle("GET /v1/webhook_endpoints/{id}", merchant(handleGet(log, hooks.Get)))
+	mux.Handle("PATCH /v1/webhook_endpoints/{id}", merchant(handleAction(log, hooks.Update)))
+	mux.Handle("DELETE /v1/webhook_endpoints/{id}", merchant(handleAction(log, hooks.Delete)))
+	mux.Handle("POST /v1/webhook_endpoints/{id}/rotate_secret", merchantSecret(handleAction(log, hooks.RotateSecret)))
+	mux.Handle("GET /v1/webhook_endpoints/{id}/deliveries", merchant(handleDeliveryList(log, hooks)))
+	mux.Handle("GET /v1/webhook_endpoints/{id}/attempts", merchant(handleAttemptList(log, hooks)))
+	mux.Handle("POST /v1/webhook_endpoints/{id}/redeliver", merchant(handleAction(log, hooks.Redeliver)))
+
 	mux.Handle("POST /v1/merchants", admin(handleMerchantCreate(log, accounts)))
 	mux.Handle("POST /v1/merchants/{id}/api_keys", admin(handleKeyCreate(log, accounts)))
 	mux.Handle("DELETE /v1/api_keys/{id}", admin(handleKeyRevoke(log, accounts)))
@@ -42,6 +61,7 @@ func addRoutes(mux *http.ServeMux, log *slog.Logger, cfg Config, pay *payments.S
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(log, db))
 	mux.Handle("GET /openapi.json", handleOpenAPI(cfg.OpenAPI))
+	mux.Handle("GET /metrics", handleMetrics(cfg.Exporter))
 	docs := docsui.Handler()
 	mux.Handle("GET /docs", docs)
 	mux.Handle("GET /docs/{file...}", docs)

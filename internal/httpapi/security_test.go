@@ -130,6 +130,11 @@ func TestTenancySweep(t *testing.T) {
 			"/v1/payments/":        pay,
 			"/v1/refunds/":         h.obj("POST", "/v1/refunds", h.keyA, map[string]any{"payment_id": pay, "amount": 100}, 201)["id"].(string),
 			"/v1/payment_methods/": h.obj("POST", "/v1/payment_methods", h.keyA, card("4000056655665556"), 201)["id"].(string),
+			// Development mode accepts a loopback URL; nothing is delivered
+			// (no worker runs), the endpoint only has to exist.
+			"/v1/webhook_endpoints/": h.obj("POST", "/v1/webhook_endpoints", h.keyA,
+				map[string]any{"url": "http://127.0.0.1:9/x", "enabled_events": []string{"*"}}, 201)["id"].(string),
+			"/v1/events/": h.obj("GET", "/v1/events?limit=1", h.keyA, nil, 200)["data"].([]any)[0].(map[string]any)["id"].(string),
 		}
 		doc, err := openapi.Load()
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/paygate/paygate/internal/merchants"
 	"github.com/paygate/paygate/internal/payments"
 	"github.com/paygate/paygate/internal/refunds"
+	"github.com/paygate/paygate/internal/webhooks"
 )
 
 // Config is what the HTTP layer needs to know of the configuration.
@@ -24,6 +25,13 @@ type Config struct {
 	Lease time.Duration
 	// Limiter applies rate limits; nil means none.
 	Limiter Limiter
+	// Metrics, when set, hears of every answered request, and Exporter
+	// serves GET /metrics.
+	Metrics  RequestObserver
+	Exporter http.Handler
+	// Sealer encrypts the stored answers that show a secret (a webhook
+	// endpoint's signing secret), for idempotent replay.
+	Sealer Sealer
 }
 
 // Accounts is the merchant and key storage the API uses.
@@ -42,7 +50,8 @@ type Pinger interface {
 }
 
 // NewServer returns the API's root handler.
-func NewServer(log *slog.Logger, cfg Config, pay *payments.Service, refs *refunds.Service, accounts Accounts, keys IdempotencyStore, books LedgerReader, db Pinger) http.Handler {
+func NewServer(log *slog.Logger, cfg Config, pay *payments.Service, refs *refunds.Service, hooks *webhooks.Service,
+	accounts Accounts, keys IdempotencyStore, books LedgerReader, evs EventStore, db Pinger) http.Handler {
 	if cfg.Lease <= 0 {
 		cfg.Lease = 30 * time.Second
 	}
@@ -50,12 +59,12 @@ func NewServer(log *slog.Logger, cfg Config, pay *payments.Service, refs *refund
 		cfg.Limiter = noLimits{}
 	}
 	mux := http.NewServeMux()
-	addRoutes(mux, log, cfg, pay, refs, accounts, keys, books, db)
+	addRoutes(mux, log, cfg, pay, refs, hooks, accounts, keys, books, evs, db)
 	var h http.Handler = mux
 	h = jsonErrorsForMux(mux, log, h)
 	h = limitAddresses(log, cfg.Limiter, h)
 	h = secureHeaders(h)
 	h = recoverPanics(log, h)
-	h = logRequests(log, h)
+	h = logRequests(log, cfg.Metrics, h)
 	return h
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/paygate/paygate/internal/refunds"
 	"github.com/paygate/paygate/internal/store"
 	"github.com/paygate/paygate/internal/vault"
+	"github.com/paygate/paygate/internal/webhooks"
 )
 
 // TestDatabaseDown: with the database unreachable, requests get 503 with
@@ -29,7 +30,7 @@ func TestDatabaseDown(t *testing.T) {
 	log := logging.New(io.Discard, 0, "json")
 	sb := sandbox.New("http://x")
 	pay := payments.NewService(db, sb, keys, log)
-	srv := httptest.NewServer(httpapi.NewServer(log, httpapi.Config{AdminToken: adminToken, OpenAPI: []byte("{}")}, pay, refunds.NewService(db, sb, log), db, db, db, db))
+	srv := httptest.NewServer(httpapi.NewServer(log, httpapi.Config{AdminToken: adminToken, OpenAPI: []byte("{}")}, pay, refunds.NewService(db, sb, log), webhooks.NewService(db, keys, false), db, db, db, db, db))
 	defer srv.Close()
 	for _, path := range []string{"/readyz", "/v1/payments"} {
 		req, _ := http.NewRequest("GET", srv.URL+path, nil)

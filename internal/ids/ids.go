@@ -17,15 +17,16 @@ import (
 
 // Prefixes of every object type.
 const (
-	Payment       = "pay_"
-	Refund        = "re_"
-	PaymentMethod = "pm_"
-	Event         = "evt_"
-	WebhookEnd    = "we_"
-	Merchant      = "mer_"
-	APIKey        = "key_"
-	Request       = "req_"
-	Audit         = "aud_"
+	Payment        = "pay_"
+	Refund         = "re_"
+	PaymentMethod  = "pm_"
+	Event          = "evt_"
+	WebhookEnd     = "we_"
+	Merchant       = "mer_"
+	APIKey         = "key_"
+	Request        = "req_"
+	Audit          = "aud_"
+	WebhookAttempt = "wha_"
 )
 
 // encodedLen is the length of an id after its prefix.

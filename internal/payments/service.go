@@ -77,6 +77,8 @@ type Service struct {
 	now       func() time.Time
 	// Declines, when set, hears of every declined attempt.
 	Declines DeclineRecorder
+	// OnStatus, when set, hears of every status a payment enters (metrics).
+	OnStatus func(status Status, methodType string)
 	// Fault, when set, is called at the named points between a connector's
 	// answer and its recording; crash tests set it (through a test-only
 	// setting) to stop the process exactly there.
@@ -784,4 +786,11 @@ func (s *Service) logChange(ctx context.Context, p *Payment, from Status) {
 		attrs = append(attrs, "failure_code", p.FailureCode, "decline_code", p.DeclineCode)
 	}
 	s.log.InfoContext(ctx, "payment status changed", attrs...)
+	if s.OnStatus != nil {
+		methodType := ""
+		if p.PaymentMethod != nil {
+			methodType = p.PaymentMethod.Type
+		}
+		s.OnStatus(p.Status, methodType)
+	}
 }

@@ -337,20 +337,6 @@ func (db *DB) Method(ctx context.Context, merchantID, id string) (*payments.Meth
 	return n.method(), nil
 }
 
-func insertEvents(ctx context.Context, q queryer, evs []events.Event) error {
-	for _, e := range evs {
-		data, err := json.Marshal(e.Data)
-		if err != nil {
-			return err
-		}
-		if _, err := q.ExecContext(ctx, `INSERT INTO events (id, merchant_id, type, object_id, livemode, data, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, e.ID, e.MerchantID, e.Type, e.ObjectID, e.Livemode, string(data), e.CreatedAt); err != nil {
-			return fmt.Errorf("insert event: %w", err)
-		}
-	}
-	return nil
-}
-
 // StalePayments returns payments, of every merchant, that have been
 // processing since before cutoff: their request died or lost its answer.
 // The recovery worker finishes them.
@@ -372,10 +358,17 @@ func (db *DB) StalePayments(ctx context.Context, cutoff time.Time, limit int) ([
 	return out, rows.Err()
 }
 
-// SealedNotUnder implements vault.RotationStore over stored payment methods.
+// SealedNotUnder implements vault.RotationStore over every sealed secret:
+// payment methods' card numbers and wallet tokens ("pm_…"), webhook
+// endpoints' signing secrets ("we_…") and their previous secrets during a
+// rotation overlap ("we_…#previous"). The record id is also the additional
+// data each was sealed with.
 func (db *DB) SealedNotUnder(ctx context.Context, keyID, afterID string, limit int) ([]vault.Record, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT id, enc_key_id, enc_dek, enc_data FROM payment_methods
-		WHERE enc_key_id IS NOT NULL AND enc_key_id <> $1 AND id > $2 ORDER BY id LIMIT $3`, keyID, afterID, limit)
+	rows, err := db.r.QueryContext(ctx, `SELECT id, k, d, c FROM (
+		SELECT id, enc_key_id AS k, enc_dek AS d, enc_data AS c FROM payment_methods WHERE enc_key_id IS NOT NULL
+		UNION ALL SELECT id, secret_key_id, secret_dek, secret_data FROM webhook_endpoints
+		UNION ALL SELECT id || '#previous', previous_key_id, previous_dek, previous_data FROM webhook_endpoints WHERE previous_key_id IS NOT NULL
+		) r WHERE k <> $1 AND id > $2 ORDER BY id LIMIT $3`, keyID, afterID, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -393,8 +386,15 @@ func (db *DB) SealedNotUnder(ctx context.Context, keyID, afterID string, limit i
 
 // ReplaceSealed implements vault.RotationStore.
 func (db *DB) ReplaceSealed(ctx context.Context, id, oldKeyID string, s vault.Sealed) (bool, error) {
-	res, err := db.w.ExecContext(ctx, `UPDATE payment_methods SET enc_key_id = $3, enc_dek = $4, enc_data = $5
-		WHERE id = $1 AND enc_key_id = $2`, id, oldKeyID, s.KeyID, s.DEK, s.Data)
+	q := `UPDATE payment_methods SET enc_key_id = $3, enc_dek = $4, enc_data = $5 WHERE id = $1 AND enc_key_id = $2`
+	switch endpoint, previous := strings.CutSuffix(id, "#previous"); {
+	case previous:
+		id = endpoint
+		q = `UPDATE webhook_endpoints SET previous_key_id = $3, previous_dek = $4, previous_data = $5 WHERE id = $1 AND previous_key_id = $2`
+	case strings.HasPrefix(id, "we_"):
+		q = `UPDATE webhook_endpoints SET secret_key_id = $3, secret_dek = $4, secret_data = $5 WHERE id = $1 AND secret_key_id = $2`
+	}
+	res, err := db.w.ExecContext(ctx, q, id, oldKeyID, s.KeyID, s.DEK, s.Data)
 	if err != nil {
 		return false, err
 	}

@@ -182,6 +182,15 @@ func timePtr(t sql.NullTime) *time.Time {
 	return &u
 }
 
+// Pools names the connection pools, for their metrics: one on PostgreSQL,
+// a writer and a reader on SQLite.
+func (db *DB) Pools() map[string]*sql.DB {
+	if db.w == db.r {
+		return map[string]*sql.DB{"paygate": db.w}
+	}
+	return map[string]*sql.DB{"paygate_write": db.w, "paygate_read": db.r}
+}
+
 // SQL exposes the reading pool, for tests that inspect raw rows.
 func (db *DB) SQL() *sql.DB { return db.r }
 

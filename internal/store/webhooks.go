@@ -1,0 +1,366 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/paygate/paygate/internal/events"
+	"github.com/paygate/paygate/internal/webhooks"
+)
+
+// insertEvents writes events and, in the same transaction, one pending
+// delivery per enabled endpoint of the merchant subscribed to the type (and
+// of the event's mode): an event is never committed without its deliveries.
+func insertEvents(ctx context.Context, q queryer, evs []events.Event) error {
+	for _, e := range evs {
+		data, err := json.Marshal(e.Data)
+		if err != nil {
+			return err
+		}
+		if _, err := q.ExecContext(ctx, `INSERT INTO events (id, merchant_id, type, object_id, livemode, data, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, e.ID, e.MerchantID, e.Type, e.ObjectID, e.Livemode, string(data), e.CreatedAt); err != nil {
+			return fmt.Errorf("insert event: %w", err)
+		}
+		if _, err := q.ExecContext(ctx, `INSERT INTO webhook_deliveries (endpoint_id, event_id, merchant_id, status, next_attempt_at, created_at, updated_at)
+			SELECT w.id, $1, w.merchant_id, 'pending', $2, $2, $2 FROM webhook_endpoints w
+			WHERE w.merchant_id = $3 AND w.status = 'enabled' AND w.livemode = $4 AND (w.enabled_events = '*' OR w.enabled_events LIKE $5)`,
+			e.ID, e.CreatedAt, e.MerchantID, e.Livemode, "%,"+e.Type+",%"); err != nil {
+			return fmt.Errorf("insert webhook deliveries: %w", err)
+		}
+	}
+	return nil
+}
+
+const eventColumns = `e.id, e.merchant_id, e.type, e.object_id, e.livemode, e.data, e.created_at`
+
+func scanEvent(row scanner) (*events.Event, error) {
+	var e events.Event
+	var data string
+	if err := row.Scan(&e.ID, &e.MerchantID, &e.Type, &e.ObjectID, &e.Livemode, &data, &e.CreatedAt); err != nil {
+		return nil, err
+	}
+	e.Object, e.CreatedAt = "event", e.CreatedAt.UTC()
+	if err := json.Unmarshal([]byte(data), &e.Data); err != nil {
+		return nil, fmt.Errorf("event %s data: %w", e.ID, err)
+	}
+	return &e, nil
+}
+
+// Event returns one of a merchant's events.
+func (db *DB) Event(ctx context.Context, merchantID, id string) (*events.Event, error) {
+	e, err := scanEvent(db.r.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.merchant_id = $1 AND e.id = $2`, merchantID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, events.ErrNotFound
+	}
+	return e, err
+}
+
+// Events returns a page of a merchant's events, newest first.
+func (db *DB) Events(ctx context.Context, merchantID string, q events.ListQuery) ([]*events.Event, bool, error) {
+	where := []string{"e.merchant_id = $1"}
+	args := []any{merchantID}
+	if q.Type != "" {
+		args = append(args, q.Type)
+		where = append(where, fmt.Sprintf("e.type = $%d", len(args)))
+	}
+	if q.ObjectID != "" {
+		args = append(args, q.ObjectID)
+		where = append(where, fmt.Sprintf("e.object_id = $%d", len(args)))
+	}
+	return listPage(ctx, db, `SELECT `+eventColumns+` FROM events e`, "e.id", where, args, q.Limit, q.StartingAfter, q.EndingBefore, scanEvent)
+}
+
+const endpointColumns = `w.id, w.merchant_id, w.url, w.description, w.enabled_events, w.status, w.livemode,
+	w.secret_key_id, w.secret_dek, w.secret_data, w.previous_key_id, w.previous_dek, w.previous_data, w.previous_expires_at,
+	w.created_at, w.updated_at`
+
+func encodeTypes(types []string) string {
+	if len(types) == 1 && types[0] == "*" {
+		return "*"
+	}
+	return "," + strings.Join(types, ",") + ","
+}
+
+func decodeTypes(s string) []string {
+	if s == "*" {
+		return []string{"*"}
+	}
+	return strings.Split(strings.Trim(s, ","), ",")
+}
+
+func scanEndpoint(row scanner) (*webhooks.Endpoint, error) {
+	var e webhooks.Endpoint
+	var types string
+	var prevKey sql.NullString
+	var prevExp sql.NullTime
+	if err := row.Scan(&e.ID, &e.MerchantID, &e.URL, &e.Description, &types, &e.Status, &e.Livemode,
+		&e.Sealed.KeyID, &e.Sealed.DEK, &e.Sealed.Data, &prevKey, &e.Previous.DEK, &e.Previous.Data, &prevExp,
+		&e.CreatedAt, &e.UpdatedAt); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, webhooks.ErrNotFound
+		}
+		return nil, err
+	}
+	e.Object, e.EnabledEvents = "webhook_endpoint", decodeTypes(types)
+	e.Previous.KeyID, e.PreviousExpiresAt = prevKey.String, timePtr(prevExp)
+	e.CreatedAt, e.UpdatedAt = e.CreatedAt.UTC(), e.UpdatedAt.UTC()
+	return &e, nil
+}
+
+// CreateEndpoint implements webhooks.Store.
+func (db *DB) CreateEndpoint(ctx context.Context, e *webhooks.Endpoint) error {
+	_, err := db.w.ExecContext(ctx, `INSERT INTO webhook_endpoints (id, merchant_id, url, description, enabled_events, status, livemode,
+		secret_key_id, secret_dek, secret_data, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		e.ID, e.MerchantID, e.URL, e.Description, encodeTypes(e.EnabledEvents), e.Status, e.Livemode,
+		e.Sealed.KeyID, e.Sealed.DEK, e.Sealed.Data, e.CreatedAt, e.UpdatedAt)
+	return err
+}
+
+// Endpoint implements webhooks.Store.
+func (db *DB) Endpoint(ctx context.Context, merchantID, id string) (*webhooks.Endpoint, error) {
+	return scanEndpoint(db.r.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints w WHERE w.merchant_id = $1 AND w.id = $2`, merchantID, id))
+}
+
+// Endpoints implements webhooks.Store.
+func (db *DB) Endpoints(ctx context.Context, merchantID string, q webhooks.ListQuery) ([]*webhooks.Endpoint, bool, error) {
+	return listPage(ctx, db, `SELECT `+endpointColumns+` FROM webhook_endpoints w`, "w.id", []string{"w.merchant_id = $1"}, []any{merchantID},
+		q.Limit, q.StartingAfter, q.EndingBefore, scanEndpoint)
+}
+
+// UpdateEndpoint implements webhooks.Store.
+func (db *DB) UpdateEndpoint(ctx context.Context, merchantID, id string, fn func(e *webhooks.Endpoint) error) (*webhooks.Endpoint, error) {
+	var out *webhooks.Endpoint
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		e, err := scanEndpoint(tx.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints w WHERE w.merchant_id = $1 AND w.id = $2`+db.lockOf("w"), merchantID, id))
+		if err != nil {
+			return err
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+		var prevKey any
+		if e.Previous.KeyID != "" {
+			prevKey = e.Previous.KeyID
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE webhook_endpoints SET url = $3, description = $4, enabled_events = $5, status = $6,
+			secret_key_id = $7, secret_dek = $8, secret_data = $9, previous_key_id = $10, previous_dek = $11, previous_data = $12,
+			previous_expires_at = $13, updated_at = $14 WHERE merchant_id = $1 AND id = $2`,
+			merchantID, id, e.URL, e.Description, encodeTypes(e.EnabledEvents), e.Status,
+			e.Sealed.KeyID, e.Sealed.DEK, e.Sealed.Data, prevKey, e.Previous.DEK, e.Previous.Data, nullTime(e.PreviousExpiresAt), e.UpdatedAt); err != nil {
+			return fmt.Errorf("update webhook endpoint: %w", err)
+		}
+		out = e
+		return nil
+	})
+	return out, err
+}
+
+// DeleteEndpoint implements webhooks.Store; its deliveries and attempts go
+// with it.
+func (db *DB) DeleteEndpoint(ctx context.Context, merchantID, id string) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		// SQLite enforces ON DELETE CASCADE only per connection setting;
+		// deleting children first works the same on both.
+		for _, q := range []string{`DELETE FROM webhook_attempts WHERE endpoint_id = $1 AND EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = $1 AND merchant_id = $2)`,
+			`DELETE FROM webhook_deliveries WHERE endpoint_id = $1 AND merchant_id = $2`} {
+			if _, err := tx.ExecContext(ctx, q, id, merchantID); err != nil {
+				return err
+			}
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM webhook_endpoints WHERE id = $1 AND merchant_id = $2`, id, merchantID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return webhooks.ErrNotFound
+		}
+		return nil
+	})
+}
+
+const deliveryColumns = `d.endpoint_id, d.event_id, e.type, d.status, d.attempts, d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, d.updated_at`
+
+func scanDelivery(row scanner) (*webhooks.Delivery, error) {
+	d := webhooks.Delivery{Object: "webhook_delivery"}
+	var next time.Time
+	if err := row.Scan(&d.EndpointID, &d.EventID, &d.EventType, &d.Status, &d.Attempts, &next, &d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt); err != nil {
+		return nil, err
+	}
+	d.CreatedAt, d.UpdatedAt = d.CreatedAt.UTC(), d.UpdatedAt.UTC()
+	if d.Status == webhooks.Pending {
+		next = next.UTC()
+		d.NextAttemptAt = &next
+	}
+	return &d, nil
+}
+
+// Deliveries implements webhooks.Store: newest event first.
+func (db *DB) Deliveries(ctx context.Context, merchantID, endpointID string, q webhooks.ListQuery) ([]*webhooks.Delivery, bool, error) {
+	where := []string{"d.merchant_id = $1", "d.endpoint_id = $2"}
+	args := []any{merchantID, endpointID}
+	if q.EventID != "" {
+		args = append(args, q.EventID)
+		where = append(where, fmt.Sprintf("d.event_id = $%d", len(args)))
+	}
+	if q.Status != "" {
+		args = append(args, q.Status)
+		where = append(where, fmt.Sprintf("d.status = $%d", len(args)))
+	}
+	return listPage(ctx, db, `SELECT `+deliveryColumns+` FROM webhook_deliveries d JOIN events e ON e.id = d.event_id`, "d.event_id", where, args,
+		q.Limit, q.StartingAfter, q.EndingBefore, scanDelivery)
+}
+
+// Attempts implements webhooks.Store: newest first.
+func (db *DB) Attempts(ctx context.Context, merchantID, endpointID string, q webhooks.ListQuery) ([]*webhooks.Attempt, bool, error) {
+	where := []string{"a.endpoint_id = $1", "EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.id = a.endpoint_id AND w.merchant_id = $2)"}
+	args := []any{endpointID, merchantID}
+	if q.EventID != "" {
+		args = append(args, q.EventID)
+		where = append(where, fmt.Sprintf("a.event_id = $%d", len(args)))
+	}
+	return listPage(ctx, db, `SELECT a.id, a.endpoint_id, a.event_id, a.attempted_at, a.status_code, a.duration_ms, a.error FROM webhook_attempts a`,
+		"a.id", where, args, q.Limit, q.StartingAfter, q.EndingBefore, func(row scanner) (*webhooks.Attempt, error) {
+			a := webhooks.Attempt{Object: "webhook_attempt"}
+			if err := row.Scan(&a.ID, &a.EndpointID, &a.EventID, &a.AttemptedAt, &a.StatusCode, &a.DurationMS, &a.Error); err != nil {
+				return nil, err
+			}
+			a.AttemptedAt = a.AttemptedAt.UTC()
+			return &a, nil
+		})
+}
+
+// Redeliver implements webhooks.Store.
+func (db *DB) Redeliver(ctx context.Context, merchantID, endpointID, eventID string, now time.Time) (*webhooks.Delivery, error) {
+	var out *webhooks.Delivery
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var one int
+		// The event must be of the endpoint's mode: test events go to test endpoints.
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM events e JOIN webhook_endpoints w ON w.id = $3 AND w.livemode = e.livemode
+			WHERE e.merchant_id = $1 AND e.id = $2`, merchantID, eventID, endpointID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return webhooks.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		// A fresh delivery: due now, with a full MaxAge of retries from now.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (endpoint_id, event_id, merchant_id, status, next_attempt_at, created_at, updated_at)
+			VALUES ($1, $2, $3, 'pending', $4, $4, $4)
+			ON CONFLICT (endpoint_id, event_id) DO UPDATE SET status = 'pending', attempts = 0, next_attempt_at = $4, created_at = $4,
+				updated_at = $4, locked_until = NULL`,
+			endpointID, eventID, merchantID, now); err != nil {
+			return fmt.Errorf("redeliver: %w", err)
+		}
+		out, err = scanDelivery(tx.QueryRowContext(ctx, `SELECT `+deliveryColumns+` FROM webhook_deliveries d JOIN events e ON e.id = d.event_id
+			WHERE d.endpoint_id = $1 AND d.event_id = $2`, endpointID, eventID))
+		return err
+	})
+	return out, err
+}
+
+// ClaimDeliveries implements webhooks.Queue. On PostgreSQL, SKIP LOCKED
+// lets the workers of several instances claim disjoint rows at once; on
+// SQLite the write transaction is exclusive anyway.
+func (db *DB) ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, limit int) ([]webhooks.Due, error) {
+	skip := ""
+	if db.backend == Postgres {
+		skip = " FOR UPDATE SKIP LOCKED"
+	}
+	var out []webhooks.Due
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		// A disabled endpoint's deliveries wait; they go when it is enabled again.
+		rows, err := tx.QueryContext(ctx, `SELECT d.endpoint_id, d.event_id FROM webhook_deliveries d
+			WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND (d.locked_until IS NULL OR d.locked_until < $1)
+			AND EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.id = d.endpoint_id AND w.status = 'enabled')
+			ORDER BY d.next_attempt_at LIMIT $2`+skip, now, limit)
+		if err != nil {
+			return err
+		}
+		type key struct{ endpoint, event string }
+		var keys []key
+		for rows.Next() {
+			var k key
+			if err := rows.Scan(&k.endpoint, &k.event); err != nil {
+				rows.Close()
+				return err
+			}
+			keys = append(keys, k)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if _, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET locked_until = $3, attempts = attempts + 1, updated_at = $4
+				WHERE endpoint_id = $1 AND event_id = $2`, k.endpoint, k.event, leaseUntil, now); err != nil {
+				return err
+			}
+			var d webhooks.Due
+			var e *events.Event
+			row := tx.QueryRowContext(ctx, `SELECT d.attempts, d.created_at, w.url, w.merchant_id, w.secret_key_id, w.secret_dek, w.secret_data,
+				w.previous_key_id, w.previous_dek, w.previous_data, w.previous_expires_at, `+eventColumns+`
+				FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id JOIN events e ON e.id = d.event_id
+				WHERE d.endpoint_id = $1 AND d.event_id = $2`, k.endpoint, k.event)
+			var prevKey sql.NullString
+			var prevExp sql.NullTime
+			var ev events.Event
+			var data string
+			if err := row.Scan(&d.Attempt, &d.CreatedAt, &d.URL, &d.MerchantID, &d.Sealed.KeyID, &d.Sealed.DEK, &d.Sealed.Data,
+				&prevKey, &d.Previous.DEK, &d.Previous.Data, &prevExp,
+				&ev.ID, &ev.MerchantID, &ev.Type, &ev.ObjectID, &ev.Livemode, &data, &ev.CreatedAt); err != nil {
+				return err
+			}
+			e = &ev
+			e.Object, e.CreatedAt = "event", e.CreatedAt.UTC()
+			if err := json.Unmarshal([]byte(data), &e.Data); err != nil {
+				return err
+			}
+			d.EndpointID, d.Event = k.endpoint, *e
+			d.Previous.KeyID, d.PreviousExpiresAt = prevKey.String, timePtr(prevExp)
+			out = append(out, d)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// RecordAttempt implements webhooks.Queue.
+func (db *DB) RecordAttempt(ctx context.Context, a webhooks.Attempt, r webhooks.Result) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		code := 0
+		if a.StatusCode > 0 {
+			code = a.StatusCode
+		}
+		next := a.AttemptedAt
+		if r.Status == webhooks.Pending {
+			next = r.NextAttemptAt
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET status = $3, next_attempt_at = $4, locked_until = NULL,
+			last_status_code = $5, last_error = $6, updated_at = $7 WHERE endpoint_id = $1 AND event_id = $2`,
+			a.EndpointID, a.EventID, r.Status, next, code, a.Error, a.AttemptedAt)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // the endpoint was deleted meanwhile
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO webhook_attempts (id, endpoint_id, event_id, attempted_at, status_code, duration_ms, error)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, a.ID, a.EndpointID, a.EventID, a.AttemptedAt, code, a.DurationMS, a.Error)
+		return err
+	})
+}
+
+// PendingDeliveries counts deliveries not yet succeeded or failed, for the
+// queue-depth metric.
+func (db *DB) PendingDeliveries(ctx context.Context) (int, error) {
+	var n int
+	err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'`).Scan(&n)
+	return n, err
+}
