@@ -36,16 +36,17 @@ func buildBinary(t *testing.T) string {
 type process struct {
 	cmd    *exec.Cmd
 	url    string
+	stdout *testutil.SyncBuffer
 	stderr *testutil.SyncBuffer
 }
 
 func startProcess(t *testing.T, bin string, vars map[string]string, addrVar string, args ...string) *process {
 	t.Helper()
-	p := &process{cmd: exec.Command(bin, args...), url: "http://" + vars[addrVar], stderr: &testutil.SyncBuffer{}}
+	p := &process{cmd: exec.Command(bin, args...), url: "http://" + vars[addrVar], stdout: &testutil.SyncBuffer{}, stderr: &testutil.SyncBuffer{}}
 	for k, v := range vars {
 		p.cmd.Env = append(p.cmd.Env, k+"="+v)
 	}
-	p.cmd.Stdout, p.cmd.Stderr = &bytes.Buffer{}, p.stderr
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -76,7 +76,7 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 	vars := map[string]string{"PAYGATE_ADDR": freeAddr(t), "PAYGATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "g.db"),
 		"PAYGATE_ENCRYPTION_KEYS": "k1:" + vault.NewKey(), "PAYGATE_LOG_LEVEL": "warn"}
 	p := startProcess(t, bin, vars, "PAYGATE_ADDR", "serve")
-	key := keyPattern.FindString(p.cmd.Stdout.(*bytes.Buffer).String())
+	key := keyPattern.FindString(p.stdout.String())
 	if key == "" {
 		t.Fatal("no demo key")
 	}
