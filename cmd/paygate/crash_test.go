@@ -219,7 +219,7 @@ func TestKillAfterConnector(t *testing.T) {
 				}
 			} else {
 				for {
-					status, m = r.call("GET", tc.object, key, "", nil)
+					_, m = r.call("GET", tc.object, key, "", nil)
 					if m["status"] == tc.want || time.Now().After(deadline) {
 						break
 					}

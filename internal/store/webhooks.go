@@ -284,17 +284,19 @@ func (db *DB) ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, li
 			return err
 		}
 		type key struct{ endpoint, event string }
-		var keys []key
-		for rows.Next() {
-			var k key
-			if err := rows.Scan(&k.endpoint, &k.event); err != nil {
-				rows.Close()
-				return err
+		keys, err := func() ([]key, error) {
+			defer rows.Close()
+			var keys []key
+			for rows.Next() {
+				var k key
+				if err := rows.Scan(&k.endpoint, &k.event); err != nil {
+					return nil, err
+				}
+				keys = append(keys, k)
 			}
-			keys = append(keys, k)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			return keys, rows.Err()
+		}()
+		if err != nil {
 			return err
 		}
 		for _, k := range keys {

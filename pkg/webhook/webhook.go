@@ -118,10 +118,10 @@ func decodeSecret(secret string) ([]byte, error) {
 
 func mac(key []byte, id, ts string, body []byte) []byte {
 	h := hmac.New(sha256.New, key)
-	io.WriteString(h, id)
-	io.WriteString(h, ".")
-	io.WriteString(h, ts)
-	io.WriteString(h, ".")
+	h.Write([]byte(id)) // a hash.Hash never returns an error
+	h.Write([]byte{'.'})
+	h.Write([]byte(ts))
+	h.Write([]byte{'.'})
 	h.Write(body)
 	return h.Sum(nil)
 }
