@@ -26,21 +26,7 @@ import (
 // the demo key entered under "Authorize", "Try it out" on POST /v1/payments
 // makes a payment.
 func TestDocsInBrowser(t *testing.T) {
-	chrome := ""
-	// Debian's package, other distributions' names for it, and the Chrome
-	// that hosted CI runners ship.
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			chrome = p
-			break
-		}
-	}
-	if chrome == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("chromium is not installed (.ci/run installs it)")
-		}
-		t.Skip("chromium is not installed")
-	}
+	chrome := findChrome(t)
 
 	s := startServe(t, map[string]string{"PAYGATE_ADDR": freeAddr(t), "PAYGATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "p.db")})
 	key := keyPattern.FindString(s.stdout.String())
@@ -219,4 +205,22 @@ func value[T any](b *browser, step string, action chromedp.Action[T]) T {
 		b.fail(step, err)
 	}
 	return v
+}
+
+// findChrome returns the browser to drive; without one the test is skipped,
+// or fails under CI.
+func findChrome(t *testing.T) string {
+	t.Helper()
+	// Debian's package, other distributions' names for it, and the Chrome
+	// that hosted CI runners ship.
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("chromium is not installed (.ci/run installs it)")
+	}
+	t.Skip("chromium is not installed")
+	return ""
 }

@@ -271,6 +271,7 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 	refs := refunds.NewService(db, connector, log)
 	limits := ratelimit.New(cfg.RateLimits)
 	pay.Declines = limits
+	pay.ActionExpiry = cfg.ActionExpiry
 	pay.OnStatus = func(s payments.Status, methodType string) { m.PaymentStatus(string(s), methodType) }
 	if cfg.FaultPoint != "" {
 		log.Warn("crash-test fault point armed", "point", cfg.FaultPoint)
@@ -293,7 +294,12 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 			if np+nr > 0 {
 				log.Info("recovered interrupted operations", "payments", np, "refunds", nr)
 			}
-			return errors.Join(err, rerr)
+			// Payments whose customer never came back are canceled.
+			ne, eerr := pay.ExpireActions(ctx, payments.Now())
+			if ne > 0 {
+				log.Info("canceled payments whose customer link expired", "payments", ne)
+			}
+			return errors.Join(err, rerr, eerr)
 		})
 	})
 	wg.Go(func() {

@@ -57,6 +57,9 @@ type Config struct {
 	// Webhooks: PAYGATE_WEBHOOK_TIMEOUT, _RETRY_BASE, _RETRY_CAP, _MAX_AGE,
 	// _POLL.
 	Webhooks webhooks.Config
+	// ActionExpiry (PAYGATE_ACTION_EXPIRY) is how long a customer has to
+	// authenticate before the payment is canceled as abandoned.
+	ActionExpiry time.Duration
 }
 
 // Production reports whether the production checks apply.
@@ -215,6 +218,9 @@ func Load(getenv func(string) string) (Config, error) {
 				return c, bad(v.name, "%v", err)
 			}
 		}
+	}
+	if c.ActionExpiry, err = parseDuration(get("PAYGATE_ACTION_EXPIRY", "30m")); err != nil {
+		return c, bad("PAYGATE_ACTION_EXPIRY", "%v", err)
 	}
 	c.FaultPoint = get("PAYGATE_TEST_FAULT_POINT", "")
 	if c.FaultPoint != "" && c.Production() {

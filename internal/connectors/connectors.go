@@ -23,6 +23,19 @@ type Connector interface {
 	Void(ctx context.Context, req VoidRequest) (Result, error)
 	Refund(ctx context.Context, req RefundRequest) (Result, error)
 	Lookup(ctx context.Context, reference string) (Result, error)
+	// CompleteAction finishes an authorization that needed the customer
+	// (3-D Secure, a wallet's approval page) once they came back: the
+	// processor authorizes, or refuses when the authentication failed.
+	CompleteAction(ctx context.Context, req CompleteActionRequest) (Result, error)
+}
+
+// CompleteActionRequest reports what the customer did on the processor's
+// page for the authorization sent under ActionReference.
+type CompleteActionRequest struct {
+	Reference       string // of this operation
+	ActionReference string // of the authorization that needed the customer
+	Approved        bool
+	Capture         bool // capture at once when authorized (a sale)
 }
 
 // ErrNotFound is returned by Lookup for a reference the processor never saw.
@@ -101,6 +114,8 @@ type Result struct {
 	FailureCode string
 	DeclineCode string
 	Message     string
-	// For ActionRequired: where the customer authenticates.
+	// For ActionRequired: where the customer authenticates. It may hold
+	// "{token}", which paygate replaces with the payment's single-use
+	// token, to tie the customer's return to the payment.
 	RedirectURL string
 }

@@ -62,6 +62,11 @@ func addRoutes(mux *http.ServeMux, log *slog.Logger, cfg Config, pay *payments.S
 	mux.Handle("GET /readyz", handleReadyz(log, db))
 	mux.Handle("GET /openapi.json", handleOpenAPI(cfg.OpenAPI))
 	mux.Handle("GET /metrics", handleMetrics(cfg.Exporter))
+
+	// The sandbox's customer pages (3-D Secure, PayPal approval).
+	pages := newActionPages(log, pay)
+	mux.Handle("GET /sandbox/authenticate/{token}", pages.show())
+	mux.Handle("POST /sandbox/authenticate/{token}", pages.complete())
 	docs := docsui.Handler()
 	mux.Handle("GET /docs", docs)
 	mux.Handle("GET /docs/{file...}", docs)

@@ -99,6 +99,10 @@ type Payment struct {
 	// transaction, so that a retry finds the payment instead of making a
 	// second one.
 	IdempotencyKey string `json:"-"`
+	// While Status is RequiresAction: the SHA-256 of the single-use token
+	// in the customer's link, and when the link expires.
+	ActionTokenHash []byte     `json:"-"`
+	ActionExpiresAt *time.Time `json:"-"`
 }
 
 // NextAction tells the merchant what the customer must do next.

@@ -1,10 +1,15 @@
 package payments
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/paygate/paygate/internal/apierror"
@@ -36,6 +41,12 @@ type Store interface {
 	// StalePayments lists payments of every merchant processing since
 	// before cutoff, oldest first.
 	StalePayments(ctx context.Context, cutoff time.Time, limit int) ([]*Payment, error)
+	// PaymentByActionToken finds, across merchants, the payment whose
+	// customer link holds the token with this hash.
+	PaymentByActionToken(ctx context.Context, hash []byte) (*Payment, error)
+	// ExpiredActions lists payments whose customer link expired before
+	// cutoff, oldest first.
+	ExpiredActions(ctx context.Context, cutoff time.Time, limit int) ([]*Payment, error)
 }
 
 // Change is what a state change writes beside the payment row.
@@ -77,6 +88,10 @@ type Service struct {
 	now       func() time.Time
 	// Declines, when set, hears of every declined attempt.
 	Declines DeclineRecorder
+	// ActionExpiry is how long a customer has to authenticate (3-D Secure,
+	// a wallet's approval page) before the payment is canceled; 0 means
+	// 30 minutes.
+	ActionExpiry time.Duration
 	// OnStatus, when set, hears of every status a payment enters (metrics).
 	OnStatus func(status Status, methodType string)
 	// Fault, when set, is called at the named points between a connector's
@@ -519,7 +534,11 @@ func (s *Service) recoverPayment(ctx context.Context, acct Account, p *Payment, 
 	s.log.InfoContext(ctx, "payment recovery: the processor never saw the operation; sending it again", "payment_id", p.ID, "operation", op)
 	switch op {
 	case OpAuthorize:
-		res, err = s.authorize(ctx, p, sec)
+		if strings.Contains(p.ConnectorReference, ":authenticate:") {
+			res, err = s.completeAction(ctx, p)
+		} else {
+			res, err = s.authorize(ctx, p, sec)
+		}
 	case OpCapture:
 		res, err = s.connector.Capture(ctx, connectors.CaptureRequest{Reference: p.ConnectorReference, ProcessorID: p.ProcessorID, Amount: p.PendingAmount, Currency: p.Currency})
 	case OpVoid:
@@ -605,6 +624,11 @@ func (s *Service) finish(ctx context.Context, acct Account, id, op string, res c
 		if err != nil {
 			opErr = err
 		}
+		if p.Status == RequiresAction {
+			if err := s.issueActionLink(p, res.RedirectURL, now); err != nil {
+				return Change{}, err
+			}
+		}
 		var ch Change
 		if captured := p.AmountReceived - received; captured > 0 {
 			ch.Ledger = append(ch.Ledger, ledger.Capture(p.MerchantID, p.ID, p.Currency, p.Livemode, captured, now))
@@ -686,6 +710,124 @@ func applyResult(p *Payment, op string, res connectors.Result, now time.Time) (s
 	return "", fmt.Errorf("unknown operation %q", op)
 }
 
+// issueActionLink gives a payment that waits for its customer a fresh
+// single-use token: it goes into the customer's link (in place of
+// "{token}"), and only its hash is kept to find the payment on return.
+func (s *Service) issueActionLink(p *Payment, redirectURL string, now time.Time) error {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return err
+	}
+	token := base64.RawURLEncoding.EncodeToString(b)
+	expiry := s.ActionExpiry
+	if expiry <= 0 {
+		expiry = 30 * time.Minute
+	}
+	h := sha256.Sum256([]byte(token))
+	until := now.Add(expiry)
+	p.ActionTokenHash, p.ActionExpiresAt = h[:], &until
+	p.NextAction.RedirectToURL.URL = strings.ReplaceAll(redirectURL, "{token}", token)
+	return nil
+}
+
+// ErrActionUnavailable is returned for a customer link that is unknown,
+// used, or expired.
+var ErrActionUnavailable = errors.New("payments: this link is unknown, used or expired")
+
+// ActionPayment returns the payment behind a customer link, while the link
+// is usable.
+func (s *Service) ActionPayment(ctx context.Context, token string) (*Payment, error) {
+	h := sha256.Sum256([]byte(token))
+	p, err := s.store.PaymentByActionToken(ctx, h[:])
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrActionUnavailable
+	}
+	if err != nil {
+		return nil, err
+	}
+	if p.Status != RequiresAction || p.ActionExpiresAt == nil || s.now().After(*p.ActionExpiresAt) {
+		return nil, ErrActionUnavailable
+	}
+	return p, nil
+}
+
+// CompleteAction records what the customer did on the authentication page
+// behind a link, and continues processing: the processor authorizes (and
+// captures, for automatic capture) or refuses. The link works once.
+func (s *Service) CompleteAction(ctx context.Context, token string, approved bool) (*Payment, error) {
+	p0, err := s.ActionPayment(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	acct := Account{MerchantID: p0.MerchantID, Livemode: p0.Livemode}
+	h := sha256.Sum256([]byte(token))
+	choice := "decline"
+	if approved {
+		choice = "approve"
+	}
+	now := s.now()
+	var before Status
+	p, err := s.update(ctx, acct, p0.ID, func(p *Payment) (Change, error) {
+		before = p.Status
+		if p.Status != RequiresAction || !bytes.Equal(p.ActionTokenHash, h[:]) || p.ActionExpiresAt == nil || now.After(*p.ActionExpiresAt) {
+			return Change{}, ErrActionUnavailable
+		}
+		p.ActionTokenHash, p.ActionExpiresAt, p.NextAction = nil, nil, nil
+		p.Status, p.PendingOperation, p.ResumeStatus = Processing, OpAuthorize, RequiresAction
+		// The customer's choice is in the reference, so that recovery can
+		// send it again if the process dies before the processor hears it.
+		p.ConnectorReference = p.ID + ":authenticate:" + choice
+		p.UpdatedAt = now
+		return Change{}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.logChange(ctx, p, before)
+	res, err := s.completeAction(ctx, p)
+	s.fault(FaultAfterAuthorize)
+	return s.settle(ctx, acct, p, OpAuthorize, res, err)
+}
+
+func (s *Service) completeAction(ctx context.Context, p *Payment) (connectors.Result, error) {
+	return s.connector.CompleteAction(ctx, connectors.CompleteActionRequest{
+		Reference: p.ConnectorReference, ActionReference: p.ID + ":" + OpAuthorize,
+		Approved: strings.HasSuffix(p.ConnectorReference, ":approve"), Capture: p.CaptureMethod == CaptureAutomatic,
+	})
+}
+
+// ExpireActions cancels payments whose customer never came back before
+// their link expired (cancellation_reason abandoned), with their event. It
+// returns how many it canceled.
+func (s *Service) ExpireActions(ctx context.Context, now time.Time) (int, error) {
+	ps, err := s.store.ExpiredActions(ctx, now, 100)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, p0 := range ps {
+		p, err := s.update(ctx, Account{MerchantID: p0.MerchantID, Livemode: p0.Livemode}, p0.ID, func(p *Payment) (Change, error) {
+			if p.Status != RequiresAction || p.ActionExpiresAt == nil || !p.ActionExpiresAt.Before(now) {
+				return Change{}, nil
+			}
+			t := s.now()
+			p.Status, p.CanceledAt, p.CancellationReason, p.UpdatedAt = Canceled, &t, "abandoned", t
+			p.NextAction, p.ActionTokenHash, p.ActionExpiresAt = nil, nil, nil
+			ev, err := events.New(p.MerchantID, events.PaymentCanceled, p.ID, p.Livemode, p, t)
+			return Change{Events: []events.Event{ev}}, err
+		})
+		if err != nil {
+			s.log.WarnContext(ctx, "expiring a payment's customer link failed", "payment_id", p0.ID, "error", err.Error())
+			continue
+		}
+		if p.Status == Canceled {
+			s.logChange(ctx, p, RequiresAction)
+			n++
+		}
+	}
+	return n, nil
+}
+
 // Capture settles an authorized payment, fully or partly.
 func (s *Service) Capture(ctx context.Context, acct Account, id string, in CaptureParams) (*Payment, error) {
 	if in.Amount != nil {
@@ -751,6 +893,7 @@ func (s *Service) Cancel(ctx context.Context, acct Account, id string, in Cancel
 			return Change{}, nil
 		}
 		p.Status, p.CanceledAt, p.NextAction = Canceled, &now, nil
+		p.ActionTokenHash, p.ActionExpiresAt = nil, nil
 		ev, err := events.New(p.MerchantID, events.PaymentCanceled, p.ID, p.Livemode, p, now)
 		return Change{Events: []events.Event{ev}}, err
 	})

@@ -27,7 +27,7 @@ const paymentColumns = `p.id, p.merchant_id, p.amount, p.currency, p.status, p.c
 	p.payment_method_id, p.return_url, p.next_action_url, p.failure_code, p.decline_code,
 	p.failure_message, p.cancellation_reason, p.connector, p.connector_reference, p.processor_id,
 	p.pending_operation, p.pending_amount, p.resume_status, p.livemode, p.created_at, p.updated_at,
-	p.canceled_at, ` + methodColumns
+	p.canceled_at, p.action_token_hash, p.action_expires_at, ` + methodColumns
 
 const methodColumns = `m.id, m.merchant_id, m.type, m.livemode, m.card_brand, m.card_funding, m.card_first6,
 	m.card_last4, m.card_exp_month, m.card_exp_year, m.card_fingerprint, m.card_holder_name, m.wallet_type,
@@ -41,20 +41,20 @@ func scanPayment(row scanner) (*payments.Payment, error) {
 	var p payments.Payment
 	var pmID, nextURL sql.NullString
 	var metadata string
-	var canceled sql.NullTime
+	var canceled, actionExpires sql.NullTime
 	var m nullMethod
 	dest := []any{&p.ID, &p.MerchantID, &p.Amount, &p.Currency, &p.Status, &p.CaptureMethod,
 		&p.AmountCapturable, &p.AmountReceived, &p.AmountRefunded, &p.AmountRefundPending, &p.Description, &metadata,
 		&pmID, &p.ReturnURL, &nextURL, &p.FailureCode, &p.DeclineCode,
 		&p.FailureMessage, &p.CancellationReason, &p.Connector, &p.ConnectorReference, &p.ProcessorID,
 		&p.PendingOperation, &p.PendingAmount, &p.ResumeStatus, &p.Livemode, &p.CreatedAt, &p.UpdatedAt,
-		&canceled}
+		&canceled, &p.ActionTokenHash, &actionExpires}
 	if err := row.Scan(append(dest, m.dest()...)...); err != nil {
 		return nil, err
 	}
 	p.Object = "payment"
 	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
-	p.CanceledAt = timePtr(canceled)
+	p.CanceledAt, p.ActionExpiresAt = timePtr(canceled), timePtr(actionExpires)
 	if err := json.Unmarshal([]byte(metadata), &p.Metadata); err != nil {
 		return nil, fmt.Errorf("payment %s metadata: %w", p.ID, err)
 	}
@@ -234,6 +234,44 @@ func listPage[T any](ctx context.Context, db *DB, selectFrom, idCol string, wher
 	return out, more, nil
 }
 
+func nullBytes(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// PaymentByActionToken implements payments.Store: the payment whose
+// customer link holds the token with this hash, of any merchant (the token
+// is the credential).
+func (db *DB) PaymentByActionToken(ctx context.Context, hash []byte) (*payments.Payment, error) {
+	p, err := scanPayment(db.r.QueryRowContext(ctx, `SELECT `+paymentColumns+paymentFrom+` WHERE p.action_token_hash = $1`, hash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, payments.ErrNotFound
+	}
+	return p, err
+}
+
+// ExpiredActions implements payments.Store: payments whose customer link
+// expired before cutoff, of every merchant, oldest first.
+func (db *DB) ExpiredActions(ctx context.Context, cutoff time.Time, limit int) ([]*payments.Payment, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+paymentColumns+paymentFrom+
+		` WHERE p.status = 'requires_action' AND p.action_expires_at < $1 ORDER BY p.action_expires_at LIMIT $2`, cutoff, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*payments.Payment
+	for rows.Next() {
+		p, err := scanPayment(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
 // UpdatePayment implements payments.Store. The row lock (PostgreSQL) or the
 // exclusive write transaction (SQLite) makes read-check-write atomic, so of
 // many concurrent actions on one payment each sees the previous one's result.
@@ -264,13 +302,15 @@ func (db *DB) UpdatePayment(ctx context.Context, merchantID, id string, fn func(
 			amount_capturable = $7, amount_received = $8, amount_refunded = $9, description = $10, metadata = $11,
 			payment_method_id = $12, return_url = $13, next_action_url = $14, failure_code = $15, decline_code = $16,
 			failure_message = $17, cancellation_reason = $18, connector_reference = $19, processor_id = $20,
-			pending_operation = $21, pending_amount = $22, resume_status = $23, updated_at = $24, canceled_at = $25
+			pending_operation = $21, pending_amount = $22, resume_status = $23, updated_at = $24, canceled_at = $25,
+			action_token_hash = $26, action_expires_at = $27
 			WHERE merchant_id = $1 AND id = $2`,
 			merchantID, id, p.Amount, p.Currency, p.Status, p.CaptureMethod,
 			p.AmountCapturable, p.AmountReceived, p.AmountRefunded, p.Description, md,
 			nullString(p.PaymentMethodID), p.ReturnURL, nextActionURL(p), p.FailureCode, p.DeclineCode,
 			p.FailureMessage, p.CancellationReason, p.ConnectorReference, p.ProcessorID,
-			p.PendingOperation, p.PendingAmount, p.ResumeStatus, p.UpdatedAt, nullTime(p.CanceledAt))
+			p.PendingOperation, p.PendingAmount, p.ResumeStatus, p.UpdatedAt, nullTime(p.CanceledAt),
+			nullBytes(p.ActionTokenHash), nullTime(p.ActionExpiresAt))
 		if err != nil {
 			return fmt.Errorf("update payment: %w", err)
 		}

@@ -68,6 +68,13 @@ func Handler(c *Connector) http.Handler {
 		}
 		return c.Refund(ctx, req)
 	}))
+	mux.Handle("POST /complete_action", serve(func(ctx context.Context, b []byte) (connectors.Result, error) {
+		var req connectors.CompleteActionRequest
+		if err := json.Unmarshal(b, &req); err != nil {
+			return connectors.Result{}, err
+		}
+		return c.CompleteAction(ctx, req)
+	}))
 	mux.HandleFunc("GET /lookup/{ref}", func(w http.ResponseWriter, r *http.Request) {
 		res, err := c.Lookup(r.Context(), r.PathValue("ref"))
 		if errors.Is(err, connectors.ErrNotFound) {
@@ -155,6 +162,11 @@ func (c *Client) Void(ctx context.Context, req connectors.VoidRequest) (connecto
 // Refund implements connectors.Connector.
 func (c *Client) Refund(ctx context.Context, req connectors.RefundRequest) (connectors.Result, error) {
 	return c.call(ctx, http.MethodPost, "/refund", req)
+}
+
+// CompleteAction implements connectors.Connector.
+func (c *Client) CompleteAction(ctx context.Context, req connectors.CompleteActionRequest) (connectors.Result, error) {
+	return c.call(ctx, http.MethodPost, "/complete_action", req)
 }
 
 // Lookup implements connectors.Connector.

@@ -10,7 +10,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net/url"
 	"sync"
 
 	"github.com/paygate/paygate/internal/connectors"
@@ -39,10 +38,18 @@ func declined(code, decline, msg string) connectors.Result {
 type Connector struct {
 	baseURL string
 
-	mu    sync.Mutex
-	ops   map[string]connectors.Result // by reference
-	auths map[string]*authorization    // by processor id
-	calls map[string]int               // operations performed, by kind
+	mu      sync.Mutex
+	ops     map[string]connectors.Result // by reference
+	auths   map[string]*authorization    // by processor id
+	calls   map[string]int               // operations performed, by kind
+	pending map[string]pendingAction     // authorizations waiting for the customer, by reference
+}
+
+// pendingAction is what an authorization that needs the customer will
+// authorize once they approve.
+type pendingAction struct {
+	amount int64
+	wallet bool
 }
 
 type authorization struct {
@@ -54,7 +61,8 @@ type authorization struct {
 // New returns a sandbox whose authentication pages live under baseURL
 // (paygate's public URL).
 func New(baseURL string) *Connector {
-	return &Connector{baseURL: baseURL, ops: map[string]connectors.Result{}, auths: map[string]*authorization{}, calls: map[string]int{}}
+	return &Connector{baseURL: baseURL, ops: map[string]connectors.Result{}, auths: map[string]*authorization{}, calls: map[string]int{},
+		pending: map[string]pendingAction{}}
 }
 
 // Name implements connectors.Connector.
@@ -120,13 +128,15 @@ func (c *Connector) Authorize(ctx context.Context, req connectors.AuthorizeReque
 				return r
 			}
 			if n == threeDSCard {
-				return c.actionRequired(req.Reference)
+				c.pending[req.Reference] = pendingAction{amount: req.Amount}
+				return c.actionRequired()
 			}
 			refundsFail = n == refundFailCard
 		case req.Method.Wallet != nil:
 			w := req.Method.Wallet
 			if w.Type == "paypal" {
-				return c.actionRequired(req.Reference)
+				c.pending[req.Reference] = pendingAction{amount: req.Amount, wallet: true}
+				return c.actionRequired()
 			}
 			if w.Token != "tok_apple_pay" && w.Token != "tok_google_pay" {
 				return declined("card_declined", "generic_decline", "The wallet payment was declined.")
@@ -144,11 +154,37 @@ func (c *Connector) Authorize(ctx context.Context, req connectors.AuthorizeReque
 	}), nil
 }
 
-func (c *Connector) actionRequired(ref string) connectors.Result {
-	return connectors.Result{
-		Outcome:     connectors.ActionRequired,
-		RedirectURL: c.baseURL + "/sandbox/authenticate/" + url.PathEscape(ref),
+// actionRequired sends the customer to the sandbox's own approval page,
+// which paygate serves; paygate puts the payment's token in the link.
+func (c *Connector) actionRequired() connectors.Result {
+	return connectors.Result{Outcome: connectors.ActionRequired, RedirectURL: c.baseURL + "/sandbox/authenticate/{token}"}
+}
+
+// CompleteAction implements connectors.Connector: approved, the pending
+// authorization goes through (3-D Secure card or PayPal); declined, it is
+// refused with authentication_failed.
+func (c *Connector) CompleteAction(ctx context.Context, req connectors.CompleteActionRequest) (connectors.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return connectors.Result{}, err
 	}
+	return c.remember("complete_action", req.Reference, func() connectors.Result {
+		p, ok := c.pending[req.ActionReference]
+		if !ok {
+			return failed("No authorization is waiting for the customer under that reference.")
+		}
+		delete(c.pending, req.ActionReference)
+		if !req.Approved {
+			return connectors.Result{Outcome: connectors.Declined, FailureCode: "authentication_failed", DeclineCode: "authentication_failed",
+				Message: "The customer did not complete the authentication."}
+		}
+		id := newProcessorID("auth_")
+		a := &authorization{amount: p.amount}
+		if req.Capture {
+			a.captured = p.amount
+		}
+		c.auths[id] = a
+		return connectors.Result{Outcome: connectors.Succeeded, ProcessorID: id, Amount: p.amount}
+	}), nil
 }
 
 // Capture implements connectors.Connector.
