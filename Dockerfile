@@ -5,13 +5,13 @@
 # Base images are pinned to exact tags, not digests: this file was written
 # where no registry could be queried, and a digest copied from elsewhere could
 # not be checked. To pin by digest, look the tag's digest up once
-# (`docker buildx imagetools inspect golang:1.26.8`, line "Digest:") and
-# write it after the tag: FROM golang:1.26.8@sha256:…
+# (`docker buildx imagetools inspect golang:1.26.10`, line "Digest:") and
+# write it after the tag: FROM golang:1.26.10@sha256:…
 # The Go version must be at least the one in go.mod (a test checks they agree).
 
 # The build stage runs on the builder's own platform and cross-compiles, so a
 # multi-arch build needs no emulation.
-FROM --platform=$BUILDPLATFORM golang:1.26.8 AS build
+FROM --platform=$BUILDPLATFORM golang:1.26.10 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download

@@ -2,6 +2,10 @@ module github.com/paygate/paygate
 
 go 1.26.8
 
+// The standard library of 1.26.8 has vulnerabilities that reach this code
+// (govulncheck); 1.26.10 fixes them.
+toolchain go1.26.10
+
 require (
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0

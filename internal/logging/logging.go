@@ -1,6 +1,7 @@
 // Package logging builds paygate's structured logger. Every record made
 // with a request's context carries that request's id and merchant, so a
-// line can be tied to the request that caused it.
+// line can be tied to the request that caused it, and no record can write
+// a card number (see redactHandler).
 package logging
 
 import (
@@ -47,7 +48,9 @@ func ParseLevel(s string) (slog.Level, error) {
 	return 0, fmt.Errorf("must be debug, info, warn or error, not %q", s)
 }
 
-// New returns a logger writing format ("json" or "text") to w.
+// New returns a logger writing format ("json" or "text") to w. Every
+// record passes the card-number filter (redactHandler) last, so attributes
+// added on the way, such as the request id, are filtered too.
 func New(w io.Writer, level slog.Level, format string) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
 	var h slog.Handler
@@ -56,7 +59,7 @@ func New(w io.Writer, level slog.Level, format string) *slog.Logger {
 	} else {
 		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(requestHandler{h})
+	return slog.New(requestHandler{redactHandler{next: h, json: format != "text"}})
 }
 
 // requestHandler adds the request id to records made within a request.

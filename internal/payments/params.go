@@ -3,6 +3,7 @@ package payments
 import (
 	"bytes"
 	"encoding/json"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
@@ -89,6 +90,10 @@ type WalletData struct {
 
 // String keeps card data out of any accidental %v formatting.
 func (CardData) String() string { return "[card data redacted]" }
+
+// LogValue keeps card data out of structured logs too, where String is not
+// consulted.
+func (CardData) LogValue() slog.Value { return slog.StringValue("[card data redacted]") }
 
 // UnmarshalJSON accepts either an id string or an inline object, strictly.
 func (m *MethodParam) UnmarshalJSON(b []byte) error {
