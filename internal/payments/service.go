@@ -209,6 +209,13 @@ func (s *Service) Create(ctx context.Context, acct Account, in CreateParams) (*P
 	if err != nil {
 		return nil, err
 	}
+	if in.Confirm {
+		// Created and claimed for processing in one transaction: the
+		// event shows the payment as created, the row as in flight. This
+		// is phase 1 of confirm, a commit saved on the most common call.
+		p.Status, p.PendingOperation, p.ResumeStatus = Processing, OpAuthorize, RequiresConfirmation
+		p.ConnectorReference = p.ID + ":" + OpAuthorize
+	}
 	if err := s.store.CreatePayment(ctx, p, newMethod, []events.Event{ev}); err != nil {
 		return nil, err
 	}
@@ -216,7 +223,12 @@ func (s *Service) Create(ctx context.Context, acct Account, in CreateParams) (*P
 	if !in.Confirm {
 		return p, nil
 	}
-	return s.confirm(ctx, acct, p.ID, ConfirmParams{}, sec)
+	res, err := s.authorize(ctx, p, sec)
+	if errors.Is(err, errOpenMethod) {
+		return nil, err
+	}
+	s.fault(FaultAfterAuthorize)
+	return s.settle(ctx, acct, p, OpAuthorize, res, err)
 }
 
 // firstError is the first failed validation, in the order given.

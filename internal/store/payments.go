@@ -145,11 +145,13 @@ func (db *DB) CreatePayment(ctx context.Context, p *payments.Payment, newMethod 
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO payments (id, merchant_id, amount, currency, status, capture_method,
 			amount_capturable, amount_received, amount_refunded, description, metadata, payment_method_id,
-			return_url, next_action_url, connector, livemode, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+			return_url, next_action_url, connector, livemode, created_at, updated_at,
+			connector_reference, pending_operation, resume_status)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
 			p.ID, p.MerchantID, p.Amount, p.Currency, p.Status, p.CaptureMethod,
 			p.AmountCapturable, p.AmountReceived, p.AmountRefunded, p.Description, md, nullString(p.PaymentMethodID),
-			p.ReturnURL, nextActionURL(p), p.Connector, p.Livemode, p.CreatedAt, p.UpdatedAt)
+			p.ReturnURL, nextActionURL(p), p.Connector, p.Livemode, p.CreatedAt, p.UpdatedAt,
+			p.ConnectorReference, p.PendingOperation, p.ResumeStatus)
 		if err != nil {
 			return fmt.Errorf("insert payment: %w", err)
 		}
