@@ -280,7 +280,7 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 	}
 	hooks := webhooks.NewService(db, keyring, cfg.Production())
 	handler := httpapi.NewServer(log, httpapi.Config{AdminToken: cfg.AdminToken, OpenAPI: doc, Lease: cfg.RecoveryAfter, Limiter: limits, Sealer: keyring,
-		Metrics: m, Exporter: m.Handler()},
+		Metrics: m, Exporter: m.Handler(), MetricsToken: cfg.MetricsToken},
 		pay, refs, hooks, db, db, db, db, db)
 
 	log.Info("paygate starting", "database", db.Backend(), "connector", connector.Name(), "remote_sandbox", cfg.SandboxURL != "")

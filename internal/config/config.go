@@ -60,6 +60,8 @@ type Config struct {
 	// ActionExpiry (PAYGATE_ACTION_EXPIRY) is how long a customer has to
 	// authenticate before the payment is canceled as abandoned.
 	ActionExpiry time.Duration
+	// MetricsToken (PAYGATE_METRICS_TOKEN), when set, protects /metrics.
+	MetricsToken string
 }
 
 // Production reports whether the production checks apply.
@@ -222,6 +224,7 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.ActionExpiry, err = parseDuration(get("PAYGATE_ACTION_EXPIRY", "30m")); err != nil {
 		return c, bad("PAYGATE_ACTION_EXPIRY", "%v", err)
 	}
+	c.MetricsToken = getenv("PAYGATE_METRICS_TOKEN")
 	c.FaultPoint = get("PAYGATE_TEST_FAULT_POINT", "")
 	if c.FaultPoint != "" && c.Production() {
 		return c, bad("PAYGATE_TEST_FAULT_POINT", "is for crash tests only and refused in production")

@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"log/slog"
 	"net/http"
 	"time"
@@ -34,8 +36,23 @@ func handleReadyz(log *slog.Logger, db Pinger) http.Handler {
 }
 
 // handleMetrics serves the Prometheus metrics; without an exporter it is a
-// JSON 404 like any unknown route.
-func handleMetrics(exporter http.Handler) http.Handler {
+// JSON 404 like any unknown route. With a token, a scraper must send it as
+// a bearer token (compared in constant time): the metrics tell business
+// volumes, and some deployments cannot keep the path off the internet.
+func handleMetrics(exporter http.Handler, token string) http.Handler {
+	if exporter != nil && token != "" {
+		want := sha256.Sum256([]byte(token))
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			got, _ := bearer(r)
+			sum := sha256.Sum256([]byte(got))
+			if subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+				respondErr(w, r, slog.New(slog.DiscardHandler), &apierror.Error{Kind: apierror.KindAuthentication,
+					Code: "metrics_token_invalid", Message: "Send the metrics token: Authorization: Bearer $PAYGATE_METRICS_TOKEN."})
+				return
+			}
+			exporter.ServeHTTP(w, r)
+		})
+	}
 	if exporter != nil {
 		return exporter
 	}

@@ -61,7 +61,7 @@ func addRoutes(mux *http.ServeMux, log *slog.Logger, cfg Config, pay *payments.S
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(log, db))
 	mux.Handle("GET /openapi.json", handleOpenAPI(cfg.OpenAPI))
-	mux.Handle("GET /metrics", handleMetrics(cfg.Exporter))
+	mux.Handle("GET /metrics", handleMetrics(cfg.Exporter, cfg.MetricsToken))
 
 	// The sandbox's customer pages (3-D Secure, PayPal approval).
 	pages := newActionPages(log, pay)

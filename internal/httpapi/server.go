@@ -29,6 +29,8 @@ type Config struct {
 	// serves GET /metrics.
 	Metrics  RequestObserver
 	Exporter http.Handler
+	// MetricsToken, when set, is the bearer token /metrics requires.
+	MetricsToken string
 	// Sealer encrypts the stored answers that show a secret (a webhook
 	// endpoint's signing secret), for idempotent replay.
 	Sealer Sealer

@@ -49,8 +49,23 @@ func TestOutcomesAndIdempotency(t *testing.T) {
 	}
 	// 3-D Secure.
 	a, _ := c.Authorize(ctx, cardReq("3ds", "4000000000003220", true))
-	if a.Outcome != connectors.ActionRequired || a.RedirectURL != "http://gw.test/sandbox/authenticate/3ds" {
+	if a.Outcome != connectors.ActionRequired || a.RedirectURL != "http://gw.test/sandbox/authenticate/{token}" {
 		t.Fatalf("3ds: %+v", a)
+	}
+	// The customer approves: authorized and captured, once.
+	done := connectors.CompleteActionRequest{Reference: "3ds-done", ActionReference: "3ds", Approved: true, Capture: true}
+	c1, _ := c.CompleteAction(ctx, done)
+	c2, _ := c.CompleteAction(ctx, done)
+	if c1.Outcome != connectors.Succeeded || c1 != c2 || c.Performed("complete_action") != 1 {
+		t.Fatalf("approved: %+v %+v", c1, c2)
+	}
+	// Declined: authentication_failed; nothing waits under a used reference.
+	c.Authorize(ctx, cardReq("3ds2", "4000000000003220", true))
+	if r, _ := c.CompleteAction(ctx, connectors.CompleteActionRequest{Reference: "d", ActionReference: "3ds2"}); r.Outcome != connectors.Declined || r.FailureCode != "authentication_failed" {
+		t.Fatalf("declined: %+v", r)
+	}
+	if r, _ := c.CompleteAction(ctx, connectors.CompleteActionRequest{Reference: "again", ActionReference: "3ds2", Approved: true}); r.Outcome != connectors.Failed {
+		t.Fatalf("second completion of one authorization: %+v", r)
 	}
 	// A canceled context is an unknown outcome, not a decline.
 	cctx, cancel := context.WithCancel(ctx)
