@@ -257,19 +257,24 @@ func (db *DB) PaymentByActionToken(ctx context.Context, hash []byte) (*payments.
 // ExpiredActions implements payments.Store: payments whose customer link
 // expired before cutoff, of every merchant, oldest first.
 func (db *DB) ExpiredActions(ctx context.Context, cutoff time.Time, limit int) ([]*payments.Payment, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+paymentColumns+paymentFrom+
+	return queryAll(ctx, db.r, scanPayment, `SELECT `+paymentColumns+paymentFrom+
 		` WHERE p.status = 'requires_action' AND p.action_expires_at < $1 ORDER BY p.action_expires_at LIMIT $2`, cutoff, limit)
+}
+
+// queryAll runs a query and scans every row.
+func queryAll[T any](ctx context.Context, q queryer, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []*payments.Payment
+	var out []T
 	for rows.Next() {
-		p, err := scanPayment(rows)
+		v, err := scan(rows)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, p)
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }
@@ -383,21 +388,8 @@ func (db *DB) Method(ctx context.Context, merchantID, id string) (*payments.Meth
 // processing since before cutoff: their request died or lost its answer.
 // The recovery worker finishes them.
 func (db *DB) StalePayments(ctx context.Context, cutoff time.Time, limit int) ([]*payments.Payment, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+paymentColumns+paymentFrom+
+	return queryAll(ctx, db.r, scanPayment, `SELECT `+paymentColumns+paymentFrom+
 		` WHERE p.status = 'processing' AND p.updated_at < $1 ORDER BY p.updated_at LIMIT $2`, cutoff, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*payments.Payment
-	for rows.Next() {
-		p, err := scanPayment(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
 }
 
 // SealedNotUnder implements vault.RotationStore over every sealed secret:

@@ -183,19 +183,6 @@ func insertWrites(ctx context.Context, q queryer, evs []events.Event, txs []ledg
 // StaleRefunds returns refunds, of every merchant, that have been pending
 // since before cutoff, for the recovery worker.
 func (db *DB) StaleRefunds(ctx context.Context, cutoff time.Time, limit int) ([]*refunds.Refund, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+refundColumns+` FROM refunds r
+	return queryAll(ctx, db.r, scanRefund, `SELECT `+refundColumns+` FROM refunds r
 		WHERE r.status = 'pending' AND r.updated_at < $1 ORDER BY r.updated_at LIMIT $2`, cutoff, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*refunds.Refund
-	for rows.Next() {
-		r, err := scanRefund(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
 }
