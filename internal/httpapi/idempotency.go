@@ -91,10 +91,11 @@ func idempotent(log *slog.Logger, keys IdempotencyStore, lease time.Duration, se
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		merchantID := accountFrom(ctx).MerchantID
 		now := time.Now().UTC()
-		claim, err := keys.ClaimIdempotencyKey(ctx, idempotency.Record{
+		rec := idempotency.Record{
 			MerchantID: merchantID, Key: key, Method: r.Method, Path: r.URL.Path,
 			RequestHash: idempotency.Hash(body), CreatedAt: now, LockedUntil: now.Add(lease),
-		})
+		}
+		claim, err := keys.ClaimIdempotencyKey(ctx, rec)
 		if err != nil {
 			respondErr(w, r, log, err)
 			return
@@ -121,7 +122,8 @@ func idempotent(log *slog.Logger, keys IdempotencyStore, lease time.Duration, se
 				Message: "This Idempotency-Key was already used with a different request (method, path or body)."})
 			return
 		}
-		attempt := idempotency.Attempt{MerchantID: merchantID, Key: key, Resumed: claim.Outcome == idempotency.Resumed, ResourceID: claim.ResourceID}
+		attempt := idempotency.Attempt{MerchantID: merchantID, Key: key, Resumed: claim.Outcome == idempotency.Resumed,
+			ResourceID: claim.ResourceID, Record: rec}
 		if attempt.Resumed {
 			log.InfoContext(ctx, "resuming an interrupted request", "idempotency_key", key, "resource_id", claim.ResourceID)
 		}

@@ -38,6 +38,9 @@ type Attempt struct {
 	// ResourceID is the object the earlier attempt created, if it got that
 	// far: a payment or a refund.
 	ResourceID string
+	// Record is the key as claimed; the transaction that creates an object
+	// writes it again, durably, with the object's id (see the store).
+	Record Record
 }
 
 type attemptKey struct{}

@@ -6,6 +6,7 @@ package payments
 import (
 	"time"
 
+	"github.com/paygate/paygate/internal/idempotency"
 	"github.com/paygate/paygate/internal/vault"
 )
 
@@ -94,11 +95,11 @@ type Payment struct {
 	AmountRefundPending int64  `json:"-"`
 	PendingAmount       int64  `json:"-"`
 	ResumeStatus        Status `json:"-"`
-	// IdempotencyKey, on creation only, is the key of the request creating
+	// Idempotency, on creation only, is the key of the request creating
 	// the payment; the store links the key to the payment in the same
 	// transaction, so that a retry finds the payment instead of making a
 	// second one.
-	IdempotencyKey string `json:"-"`
+	Idempotency *idempotency.Record `json:"-"`
 	// While Status is RequiresAction: the SHA-256 of the single-use token
 	// in the customer's link, and when the link expires.
 	ActionTokenHash []byte     `json:"-"`

@@ -193,7 +193,9 @@ func (s *Service) Create(ctx context.Context, acct Account, in CreateParams) (*P
 		}
 		return s.confirm(ctx, acct, p.ID, ConfirmParams{}, sec)
 	}
-	p.IdempotencyKey = idempotency.From(ctx).Key
+	if at := idempotency.From(ctx); at.Key != "" {
+		p.Idempotency = &at.Record
+	}
 	var newMethod *Method
 	if in.PaymentMethod != nil {
 		m, isNew, err := s.resolveMethod(ctx, acct, in.PaymentMethod, digits, now)

@@ -47,8 +47,8 @@ type Refund struct {
 
 	MerchantID  string `json:"-"`
 	ProcessorID string `json:"-"`
-	// IdempotencyKey, on creation only: see payments.Payment.
-	IdempotencyKey string `json:"-"`
+	// Idempotency, on creation only: see payments.Payment.
+	Idempotency *idempotency.Record `json:"-"`
 }
 
 // CreateParams is the body of POST /v1/refunds.
@@ -158,7 +158,10 @@ func (s *Service) Create(ctx context.Context, acct payments.Account, in CreatePa
 		}
 		r := &Refund{ID: ids.New(ids.Refund), Object: "refund", Amount: amount, Currency: p.Currency, PaymentID: p.ID,
 			Status: Pending, Metadata: map[string]string{}, Livemode: p.Livemode, CreatedAt: now, UpdatedAt: now, MerchantID: p.MerchantID,
-			IdempotencyKey: idempotency.From(ctx).Key}
+		}
+		if at := idempotency.From(ctx); at.Key != "" {
+			r.Idempotency = &at.Record
+		}
 		if in.Reason != nil {
 			r.Reason = *in.Reason
 		}

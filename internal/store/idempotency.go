@@ -16,9 +16,27 @@ import (
 // rec.LockedUntil is the lease of the request about to run. Of concurrent
 // claims of one key exactly one is Started (or Resumed): the insert, or the
 // row lock taken to examine an existing row, serializes them.
+//
+// A first claim, the common case, is one statement that does not wait for
+// the disk. Losing it in a database crash (not a paygate crash: the
+// database has it) costs nothing: the transaction that creates a payment or
+// refund writes the key again, durably (linkIdempotencyKey), and a claim
+// that made nothing needs no record.
 func (db *DB) ClaimIdempotencyKey(ctx context.Context, rec idempotency.Record) (idempotency.Claim, error) {
 	var c idempotency.Claim
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	res, err := db.async.ExecContext(ctx, `INSERT INTO idempotency_keys (merchant_id, key, method, path, request_hash, locked_until, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (merchant_id, key) DO NOTHING`,
+		rec.MerchantID, rec.Key, rec.Method, rec.Path, rec.RequestHash, rec.LockedUntil, rec.CreatedAt)
+	if err != nil {
+		return c, fmt.Errorf("claim idempotency key: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return c, err
+	} else if n == 1 {
+		c.Outcome = idempotency.Started
+		return c, nil
+	}
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (merchant_id, key, method, path, request_hash, locked_until, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (merchant_id, key) DO NOTHING`,
 			rec.MerchantID, rec.Key, rec.Method, rec.Path, rec.RequestHash, rec.LockedUntil, rec.CreatedAt)
@@ -68,9 +86,11 @@ func (db *DB) ClaimIdempotencyKey(ctx context.Context, rec idempotency.Record) (
 }
 
 // CompleteIdempotencyKey stores the response of the request that holds the
-// key, for replay.
+// key, for replay. It does not wait for the disk: if a database crash loses
+// it, the retry resumes the request, which finds its work done and answers
+// with the object as it is.
 func (db *DB) CompleteIdempotencyKey(ctx context.Context, merchantID, key string, resp idempotency.Response) error {
-	_, err := db.w.ExecContext(ctx, `UPDATE idempotency_keys SET response_status = $3, response_body = $4, locked_until = NULL
+	_, err := db.async.ExecContext(ctx, `UPDATE idempotency_keys SET response_status = $3, response_body = $4, locked_until = NULL
 		WHERE merchant_id = $1 AND key = $2`, merchantID, key, resp.Status, resp.Body)
 	return err
 }
@@ -78,7 +98,7 @@ func (db *DB) CompleteIdempotencyKey(ctx context.Context, merchantID, key string
 // ReleaseIdempotencyKey unlocks a key whose request ended without a
 // response worth keeping; the next retry resumes it.
 func (db *DB) ReleaseIdempotencyKey(ctx context.Context, merchantID, key string) error {
-	_, err := db.w.ExecContext(ctx, `UPDATE idempotency_keys SET locked_until = NULL
+	_, err := db.async.ExecContext(ctx, `UPDATE idempotency_keys SET locked_until = NULL
 		WHERE merchant_id = $1 AND key = $2 AND response_status IS NULL`, merchantID, key)
 	return err
 }
@@ -87,7 +107,7 @@ func (db *DB) ReleaseIdempotencyKey(ctx context.Context, merchantID, key string)
 // that it can be used again. A key that already created an object is only
 // released: its retries must still find that object.
 func (db *DB) ForgetIdempotencyKey(ctx context.Context, merchantID, key string) error {
-	res, err := db.w.ExecContext(ctx, `DELETE FROM idempotency_keys
+	res, err := db.async.ExecContext(ctx, `DELETE FROM idempotency_keys
 		WHERE merchant_id = $1 AND key = $2 AND response_status IS NULL AND resource_id IS NULL`, merchantID, key)
 	if err != nil {
 		return err
@@ -120,14 +140,18 @@ func (db *DB) DeleteIdempotencyKeys(ctx context.Context, cutoff time.Time) (int6
 }
 
 // linkIdempotencyKey records, inside the transaction that creates an
-// object, that the request holding key created it: the recovery point from
-// which a retry resumes.
-func linkIdempotencyKey(ctx context.Context, tx *sql.Tx, merchantID, key, resourceID string) error {
-	if key == "" {
+// object, that the request holding the key created it: the recovery point
+// from which a retry resumes. It writes the whole key (an upsert), so the
+// link is as durable as the object even if the claim, committed without
+// waiting for the disk, was lost in a database crash.
+func linkIdempotencyKey(ctx context.Context, tx *sql.Tx, rec *idempotency.Record, resourceID string) error {
+	if rec == nil {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE idempotency_keys SET resource_id = $3 WHERE merchant_id = $1 AND key = $2`,
-		merchantID, key, resourceID); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (merchant_id, key, method, path, request_hash, locked_until, created_at, resource_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT (merchant_id, key) DO UPDATE SET resource_id = excluded.resource_id`,
+		rec.MerchantID, rec.Key, rec.Method, rec.Path, rec.RequestHash, rec.LockedUntil, rec.CreatedAt, resourceID); err != nil {
 		return fmt.Errorf("link idempotency key: %w", err)
 	}
 	return nil

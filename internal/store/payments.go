@@ -155,10 +155,10 @@ func (db *DB) CreatePayment(ctx context.Context, p *payments.Payment, newMethod 
 		if err != nil {
 			return fmt.Errorf("insert payment: %w", err)
 		}
-		if err := linkIdempotencyKey(ctx, tx, p.MerchantID, p.IdempotencyKey, p.ID); err != nil {
+		if err := linkIdempotencyKey(ctx, tx, p.Idempotency, p.ID); err != nil {
 			return err
 		}
-		return insertWrites(ctx, tx, evs, nil)
+		return db.insertWrites(ctx, tx, evs, nil)
 	})
 }
 
@@ -321,7 +321,7 @@ func (db *DB) UpdatePayment(ctx context.Context, merchantID, id string, fn func(
 		if err != nil {
 			return fmt.Errorf("update payment: %w", err)
 		}
-		if err := insertWrites(ctx, tx, ch.Events, ch.Ledger); err != nil {
+		if err := db.insertWrites(ctx, tx, ch.Events, ch.Ledger); err != nil {
 			return err
 		}
 		out = p

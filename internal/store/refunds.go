@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/paygate/paygate/internal/events"
@@ -86,14 +87,14 @@ func (db *DB) BeginRefund(ctx context.Context, merchantID, paymentID string, fn 
 			r.Livemode, r.CreatedAt, r.UpdatedAt); err != nil {
 			return fmt.Errorf("insert refund: %w", err)
 		}
-		if err := linkIdempotencyKey(ctx, tx, r.MerchantID, r.IdempotencyKey, r.ID); err != nil {
+		if err := linkIdempotencyKey(ctx, tx, r.Idempotency, r.ID); err != nil {
 			return err
 		}
 		if err := writeRefundAmounts(ctx, tx, p); err != nil {
 			return err
 		}
 		out = r
-		return insertWrites(ctx, tx, w.Events, w.Ledger)
+		return db.insertWrites(ctx, tx, w.Events, w.Ledger)
 	})
 	return out, err
 }
@@ -131,7 +132,7 @@ func (db *DB) FinishRefund(ctx context.Context, merchantID, refundID string, fn 
 			return err
 		}
 		out = r
-		return insertWrites(ctx, tx, w.Events, w.Ledger)
+		return db.insertWrites(ctx, tx, w.Events, w.Ledger)
 	})
 	return out, err
 }
@@ -161,8 +162,8 @@ func (db *DB) Refunds(ctx context.Context, merchantID string, q refunds.ListQuer
 }
 
 // insertWrites stores the events and ledger transactions of a change.
-func insertWrites(ctx context.Context, q queryer, evs []events.Event, txs []ledger.Transaction) error {
-	if err := insertEvents(ctx, q, evs); err != nil {
+func (db *DB) insertWrites(ctx context.Context, q queryer, evs []events.Event, txs []ledger.Transaction) error {
+	if err := db.insertEvents(ctx, q, evs); err != nil {
 		return err
 	}
 	for _, t := range txs {
@@ -170,10 +171,18 @@ func insertWrites(ctx context.Context, q queryer, evs []events.Event, txs []ledg
 			VALUES ($1, $2, $3, $4, $5, $6, $7)`, t.ID, t.MerchantID, t.Kind, t.ObjectID, t.Currency, t.Livemode, t.CreatedAt); err != nil {
 			return fmt.Errorf("insert ledger transaction: %w", err)
 		}
+		// All entries in one statement: one round trip per transaction.
+		var values []string
+		var args []any
 		for _, e := range t.Entries {
-			if _, err := q.ExecContext(ctx, `INSERT INTO ledger_entries (transaction_id, account, merchant_id, currency, amount)
-				VALUES ($1, $2, $3, $4, $5)`, t.ID, e.Account, t.MerchantID, t.Currency, e.Amount); err != nil {
-				return fmt.Errorf("insert ledger entry: %w", err)
+			n := len(args)
+			values = append(values, fmt.Sprintf("($%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5))
+			args = append(args, t.ID, e.Account, t.MerchantID, t.Currency, e.Amount)
+		}
+		if len(values) > 0 {
+			if _, err := q.ExecContext(ctx, `INSERT INTO ledger_entries (transaction_id, account, merchant_id, currency, amount) VALUES `+
+				strings.Join(values, ", "), args...); err != nil {
+				return fmt.Errorf("insert ledger entries: %w", err)
 			}
 		}
 	}

@@ -39,6 +39,11 @@ type DB struct {
 	// has a single connection so writers queue in Go instead of failing
 	// with "database is locked", while readers proceed in WAL mode.
 	w, r *sql.DB
+	// async writes without waiting for the disk (PostgreSQL's
+	// synchronous_commit off): only for idempotency-key bookkeeping whose
+	// loss in a database crash costs a replay, never money (see
+	// idempotency.go). It is w on SQLite.
+	async *sql.DB
 	// forUpdate locks selected rows; SQLite needs none because its write
 	// transactions are exclusive (BEGIN IMMEDIATE).
 	forUpdate string
@@ -65,7 +70,13 @@ func Open(ctx context.Context, rawURL string, opt Options) (*DB, error) {
 		db.SetMaxOpenConns(opt.MaxConns)
 		db.SetMaxIdleConns(opt.MaxConns)
 		db.SetConnMaxIdleTime(5 * time.Minute)
-		return &DB{backend: Postgres, w: db, r: db, forUpdate: " FOR UPDATE"}, nil
+		acfg := cfg.Copy()
+		acfg.RuntimeParams["synchronous_commit"] = "off"
+		async := stdlib.OpenDB(*acfg)
+		async.SetMaxOpenConns(max(2, opt.MaxConns/2))
+		async.SetMaxIdleConns(max(2, opt.MaxConns/2))
+		async.SetConnMaxIdleTime(5 * time.Minute)
+		return &DB{backend: Postgres, w: db, r: db, async: async, forUpdate: " FOR UPDATE"}, nil
 	case strings.HasPrefix(rawURL, "sqlite:"):
 		path := strings.TrimPrefix(strings.TrimPrefix(rawURL, "sqlite:"), "//")
 		if path == "" {
@@ -91,7 +102,7 @@ func Open(ctx context.Context, rawURL string, opt Options) (*DB, error) {
 			return nil, err
 		}
 		r.SetMaxOpenConns(8)
-		return &DB{backend: SQLite, w: w, r: r}, nil
+		return &DB{backend: SQLite, w: w, r: r, async: w}, nil
 	}
 	return nil, errors.New(`database url must start with "postgres://" or "sqlite:"`)
 }
@@ -116,6 +127,9 @@ func (db *DB) Close() error {
 	err := db.w.Close()
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())
+	}
+	if db.async != db.w {
+		err = errors.Join(err, db.async.Close())
 	}
 	return err
 }
@@ -186,7 +200,7 @@ func timePtr(t sql.NullTime) *time.Time {
 // a writer and a reader on SQLite.
 func (db *DB) Pools() map[string]*sql.DB {
 	if db.w == db.r {
-		return map[string]*sql.DB{"paygate": db.w}
+		return map[string]*sql.DB{"paygate": db.w, "paygate_async": db.async}
 	}
 	return map[string]*sql.DB{"paygate_write": db.w, "paygate_read": db.r}
 }

@@ -16,20 +16,29 @@ import (
 // insertEvents writes events and, in the same transaction, one pending
 // delivery per enabled endpoint of the merchant subscribed to the type (and
 // of the event's mode): an event is never committed without its deliveries.
-func insertEvents(ctx context.Context, q queryer, evs []events.Event) error {
+func (db *DB) insertEvents(ctx context.Context, q queryer, evs []events.Event) error {
+	const fanOut = `INSERT INTO webhook_deliveries (endpoint_id, event_id, merchant_id, status, next_attempt_at, created_at, updated_at)
+		SELECT w.id, $1, w.merchant_id, 'pending', $7, $7, $7 FROM webhook_endpoints w
+		WHERE w.merchant_id = $2 AND w.status = 'enabled' AND w.livemode = $5 AND (w.enabled_events = '*' OR w.enabled_events LIKE $8)`
 	for _, e := range evs {
 		data, err := json.Marshal(e.Data)
 		if err != nil {
 			return err
 		}
+		args := []any{e.ID, e.MerchantID, e.Type, e.ObjectID, e.Livemode, string(data), e.CreatedAt, "%," + e.Type + ",%"}
+		if db.backend == Postgres {
+			// One round trip: the event and its deliveries in one statement.
+			if _, err := q.ExecContext(ctx, `WITH ev AS (INSERT INTO events (id, merchant_id, type, object_id, livemode, data, created_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7)) `+fanOut, args...); err != nil {
+				return fmt.Errorf("insert event: %w", err)
+			}
+			continue
+		}
 		if _, err := q.ExecContext(ctx, `INSERT INTO events (id, merchant_id, type, object_id, livemode, data, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, e.ID, e.MerchantID, e.Type, e.ObjectID, e.Livemode, string(data), e.CreatedAt); err != nil {
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, args[:7]...); err != nil {
 			return fmt.Errorf("insert event: %w", err)
 		}
-		if _, err := q.ExecContext(ctx, `INSERT INTO webhook_deliveries (endpoint_id, event_id, merchant_id, status, next_attempt_at, created_at, updated_at)
-			SELECT w.id, $1, w.merchant_id, 'pending', $2, $2, $2 FROM webhook_endpoints w
-			WHERE w.merchant_id = $3 AND w.status = 'enabled' AND w.livemode = $4 AND (w.enabled_events = '*' OR w.enabled_events LIKE $5)`,
-			e.ID, e.CreatedAt, e.MerchantID, e.Livemode, "%,"+e.Type+",%"); err != nil {
+		if _, err := q.ExecContext(ctx, fanOut, args...); err != nil {
 			return fmt.Errorf("insert webhook deliveries: %w", err)
 		}
 	}
