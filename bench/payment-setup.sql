@@ -1,0 +1,10 @@
+-- Setup for payment.sql, run by bench/run.sh with psql in the throwaway
+-- benchmark database after `paygate migrate`: the merchant the pgbench
+-- payments belong to, and the answer they store (a real answer of paygate to
+-- POST /v1/payments with confirm: true).
+INSERT INTO merchants (id, name, created_at) VALUES ('mer_pgbench', 'pgbench', now());
+CREATE TABLE bench_payload (data jsonb NOT NULL, answer bytea NOT NULL);
+INSERT INTO bench_payload (data, answer)
+SELECT j::jsonb, convert_to(j, 'UTF8') FROM (VALUES (
+'{"id":"pay_33NRRZ5PBB4VAVH123HQCMMV1G","object":"payment","amount":2000,"amount_capturable":0,"amount_received":2000,"amount_refunded":0,"currency":"USD","status":"succeeded","capture_method":"automatic","metadata":{},"payment_method":{"id":"pm_33NRRZ5PBC3MN9Z3YRGEKB3BDC","object":"payment_method","type":"card","card":{"brand":"visa","last4":"4242","exp_month":12,"exp_year":2030,"funding":"credit","fingerprint":"ff23395b6151d3c6"},"livemode":false,"created_at":"2026-11-26T08:55:43.700504Z"},"connector":"sandbox","livemode":false,"created_at":"2026-11-26T08:55:43.700504Z","updated_at":"2026-11-26T08:55:43.702654Z"}'
+)) AS v (j);

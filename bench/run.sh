@@ -1,0 +1,413 @@
+#!/usr/bin/env bash
+# The benchmark of the SPEC's targets (section 6), in one run on one machine:
+#
+#   1. the limit: pgbench running bench/payment.sql, the durable work of one
+#      payment (two commits: a payment, an idempotency record, two ledger
+#      entries and an event) on paygate's own tables;
+#   2. paygate on PostgreSQL under cmd/paygate-load: POST /v1/payments with
+#      confirm: true, automatic capture, the success card and an
+#      Idempotency-Key, from BENCH_CLIENTS clients;
+#   3. the same on SQLite;
+#
+# then writes docs/benchmarks.md: the results, the ratio to the limit, the
+# server's peak memory, the machine, and whether each target holds.
+#
+#   bash bench/run.sh                        # 20 s per measurement
+#   BENCH_DURATION=60s bash bench/run.sh     # longer
+#
+# Settings (environment): BENCH_DURATION (20s; seconds or minutes: 45, 45s,
+# 2m), BENCH_WARMUP (3s), BENCH_CLIENTS (32), BENCH_PORT (18480, loopback),
+# BENCH_PGHOST (127.0.0.1), BENCH_PGPORT (5432), BENCH_PGUSER (postgres; the
+# password, if any, from PGPASSWORD), BENCH_DB (paygate_bench: created, and
+# dropped at the end), BENCH_OUT (docs/benchmarks.md), BENCH_NOTE (a remark
+# written into the report), BENCH_TMPDIR (/var/tmp: the work directory, with
+# the SQLite database; it should be on a disk, like PostgreSQL's data).
+#
+# It needs Go, psql, pgbench and jq; pgbench and jq are installed with
+# apt-get when missing and possible. Everything runs on loopback, stops by
+# itself, and cleans up what it started (by PID) and its database.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+duration=${BENCH_DURATION:-20s}
+warmup=${BENCH_WARMUP:-3s}
+clients=${BENCH_CLIENTS:-32}
+port=${BENCH_PORT:-18480}
+pghost=${BENCH_PGHOST:-127.0.0.1}
+pgport=${BENCH_PGPORT:-5432}
+pguser=${BENCH_PGUSER:-postgres}
+db=${BENCH_DB:-paygate_bench}
+out=${BENCH_OUT:-docs/benchmarks.md}
+note=${BENCH_NOTE:-}
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+
+# seconds turns 20, 20s or 2m into whole seconds.
+seconds() {
+  [[ $1 =~ ^([0-9]+)([sm]?)$ ]] || die "$2 must be like 20, 20s or 2m, not '$1'"
+  if [ "${BASH_REMATCH[2]}" = m ]; then
+    echo $((10#${BASH_REMATCH[1]} * 60))
+  else
+    echo $((10#${BASH_REMATCH[1]}))
+  fi
+}
+secs=$(seconds "$duration" BENCH_DURATION)
+warm=$(seconds "$warmup" BENCH_WARMUP)
+[ "$secs" -ge 1 ] || die "BENCH_DURATION must be at least 1s"
+[[ $clients =~ ^[1-9][0-9]*$ ]] || die "BENCH_CLIENTS must be a positive number"
+[[ $port =~ ^[1-9][0-9]*$ ]] || die "BENCH_PORT must be a port number"
+[[ $db =~ ^[a-z_][a-z0-9_]*$ ]] || die "BENCH_DB must be a plain lower-case name"
+case $pghost in
+  127.* | localhost | ::1) ;;
+  *) die "BENCH_PGHOST must be loopback (load tests target only loopback), not $pghost" ;;
+esac
+
+# Tools.
+install_pkg() { # command, package
+  command -v "$1" >/dev/null && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing $2 (for $1)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" >/dev/null
+  fi
+  command -v "$1" >/dev/null || die "$1 is needed (Debian package $2)"
+}
+find_pgbench() {
+  local p
+  # Debian keeps pgbench with the server binaries; the newest major first.
+  for p in $(printf '%s\n' /usr/lib/postgresql/*/bin/pgbench | sort -V -r); do
+    [ -x "$p" ] && { echo "$p"; return; }
+  done
+  command -v pgbench 2>/dev/null || true
+}
+command -v go >/dev/null || die "go is needed"
+install_pkg psql postgresql-client
+install_pkg jq jq
+pgbench=$(find_pgbench)
+if [ -z "$pgbench" ]; then
+  install_pkg pgbench postgresql-contrib
+  pgbench=$(find_pgbench)
+fi
+[ -n "$pgbench" ] || die "pgbench not found"
+
+pg() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -h "$pghost" -p "$pgport" -U "$pguser" "$@"; }
+pg -d postgres -c 'SELECT 1' >/dev/null || die "cannot reach PostgreSQL at $pghost:$pgport as $pguser"
+urlhost=$pghost
+[ "$pghost" = ::1 ] && urlhost='[::1]'
+pgurl="postgres://$pguser@$urlhost:$pgport/$db?sslmode=disable"
+if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+  die "port $port is in use; set BENCH_PORT"
+fi
+
+# Binaries, logs, results and the SQLite database; not in /tmp, often a
+# tmpfs, where SQLite's fsyncs would cost nothing.
+work=$(mktemp -d -p "${BENCH_TMPDIR:-/var/tmp}" paygate-bench.XXXXXX)
+server_pid=""
+stop_server() {
+  [ -n "$server_pid" ] || return 0
+  kill -TERM "$server_pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.5
+  done
+  kill -KILL "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=""
+}
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  stop_server
+  pg -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$work"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+fresh_db() {
+  pg -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
+}
+# db_stats prints the database's committed transactions and rows written.
+db_stats() {
+  pg -d postgres -At -F ' ' -c "SELECT xact_commit, tup_inserted + tup_updated + tup_deleted FROM pg_stat_database WHERE datname = '$db'"
+}
+calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }"; }
+
+# R holds the results of the paygate runs and of the CPU measurements, by
+# "run.measure": R[pg.p99], R[sqlite.rss], R[pgb.busy]…
+declare -A R
+
+# Where the CPU goes during a measurement: begin_cpu, the measured command,
+# then end_cpu RUN sets R[RUN.busy] (the machine's busy share, %) and, in
+# cores, R[RUN.server] (the paygate server, when running), R[RUN.pg] (the
+# whole PostgreSQL server), R[RUN.client] (the load generator: this shell's
+# children that ended in between) and R[RUN.other] (everything else busy).
+hz=$(getconf CLK_TCK)
+ncpu=$(nproc)
+# PostgreSQL's postmaster, when it runs on this machine: the parent of its
+# checkpointer.
+postmaster=$(pg -d postgres -At -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'" 2>/dev/null || true)
+[ -n "$postmaster" ] && postmaster=$(awk '{ print $4 }' "/proc/$postmaster/stat" 2>/dev/null || true)
+cpu_snapshot() {
+  local machine pgticks=0 server=0 children
+  machine=$(awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat)
+  if [ -n "$postmaster" ] && [ -r "/proc/$postmaster/stat" ]; then
+    # Live processes, plus the backends that ended (the postmaster's
+    # reaped children).
+    pgticks=$( { cat "/proc/$postmaster/stat"; cat /proc/[0-9]*/stat 2>/dev/null || true; } |
+      awk -v pm="$postmaster" 'NR == 1 { t = $14 + $15 + $16 + $17; next } $4 == pm { t += $14 + $15 } END { print t }')
+  fi
+  [ -n "$server_pid" ] && server=$(awk '{ print $14 + $15 }' "/proc/$server_pid/stat" 2>/dev/null || echo 0)
+  # times reports this shell's ended children; it must run here, not in a
+  # $(…) subshell, which has none.
+  times >"$work/times"
+  children=$(tail -n 1 "$work/times" | awk '{ n = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); n += a[1] * 60 + a[2] } print n }')
+  echo "$(date +%s.%N) $machine $pgticks $server $children"
+}
+begin_cpu() { cpu_snapshot >"$work/cpu0"; }
+end_cpu() {
+  local w0 b0 t0 p0 s0 c0 w1 b1 t1 p1 s1 c1 wall
+  cpu_snapshot >"$work/cpu1"
+  read -r w0 b0 t0 p0 s0 c0 <"$work/cpu0"
+  read -r w1 b1 t1 p1 s1 c1 <"$work/cpu1"
+  wall=$(calc "$w1 - $w0" 3)
+  R[$1.busy]=$(calc "100 * ($b1 - $b0) / ($t1 - $t0)" 0)
+  R[$1.server]=$(calc "($s1 - $s0) / $hz / $wall" 2)
+  R[$1.pg]=$(calc "($p1 - $p0) / $hz / $wall" 2)
+  R[$1.client]=$(calc "($c1 - $c0) / $wall" 2)
+  R[$1.other]=$(calc "$ncpu * ($b1 - $b0) / ($t1 - $t0) - ($s1 - $s0 + $p1 - $p0) / $hz / $wall - ($c1 - $c0) / $wall" 2)
+  if [ -z "$postmaster" ]; then R[$1.pg]=n/a R[$1.other]=n/a; fi
+}
+
+log "building paygate and paygate-load (CGO_ENABLED=0 -trimpath)"
+CGO_ENABLED=0 go build -trimpath -o "$work/paygate" ./cmd/paygate
+CGO_ENABLED=0 go build -trimpath -o "$work/paygate-load" ./cmd/paygate-load
+load_avg_start=$(cut -d ' ' -f 1-3 /proc/loadavg)
+
+# 1. The limit: pgbench.
+log "1/3 pgbench: $clients clients, ${secs}s (after a ${warm}s warm-up)"
+fresh_db
+PAYGATE_DATABASE_URL=$pgurl "$work/paygate" migrate >/dev/null
+pg -d "$db" -f bench/payment-setup.sql >/dev/null
+pgbench_args=(-n -M prepared -c "$clients" -j 2 -f bench/payment.sql)
+if [ "$warm" -gt 0 ]; then
+  "$pgbench" -h "$pghost" -p "$pgport" -U "$pguser" "${pgbench_args[@]}" -T "$warm" "$db" >/dev/null 2>&1
+fi
+pg -d "$db" -c CHECKPOINT
+read -r pgb_x0 pgb_w0 < <(db_stats)
+begin_cpu
+"$pgbench" -h "$pghost" -p "$pgport" -U "$pguser" "${pgbench_args[@]}" -T "$secs" \
+  --log --log-prefix="$work/pgbench-log" "$db" >"$work/pgbench.txt" 2>&1 ||
+  { cat "$work/pgbench.txt" >&2; die "pgbench failed"; }
+end_cpu pgb
+sleep 1
+read -r pgb_x1 pgb_w1 < <(db_stats)
+pgb_tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$work/pgbench.txt")
+[ -n "$pgb_tps" ] && pgb_tps=$(calc "$pgb_tps" 1)
+pgb_done=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$work/pgbench.txt")
+pgb_failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$work/pgbench.txt")
+if [ -z "$pgb_tps" ] || [ -z "$pgb_done" ]; then
+  cat "$work/pgbench.txt" >&2
+  die "no tps in pgbench's output"
+fi
+# Per-payment latency from pgbench's log: the third field, in µs.
+read -r pgb_p50 pgb_p95 pgb_p99 pgb_max < <(cat "$work"/pgbench-log.* | awk '{ print $3 }' | sort -n |
+  awk '{ v[NR] = $1 } END { n = NR; split("0.50 0.95 0.99", q, " ");
+    for (i = 1; i <= 3; i++) { r = int(q[i] * n); if (r < q[i] * n) r++; if (r < 1) r = 1; printf "%.1f ", v[r] / 1000 }
+    printf "%.1f\n", v[n] / 1000 }')
+pgb_xpp=$(calc "($pgb_x1 - $pgb_x0) / $pgb_done" 2)
+pgb_wpp=$(calc "($pgb_w1 - $pgb_w0) / $pgb_done" 1)
+log "pgbench: $pgb_tps payments/s, p99 $pgb_p99 ms"
+
+# j NAME FILTER reads the load tool's JSON report of run NAME.
+j() { jq -r "$2" "$work/load-$1.json"; }
+
+# run_paygate NAME DATABASE_URL [VAR=VALUE…]: serve, load, measure.
+run_paygate() {
+  local name=$1 url=$2
+  shift 2
+  local env=(
+    PAYGATE_ENV=production PAYGATE_ADDR="127.0.0.1:$port" PAYGATE_DATABASE_URL="$url"
+    PAYGATE_ENCRYPTION_KEYS="bench:$(head -c 32 /dev/urandom | base64)"
+    PAYGATE_FINGERPRINT_KEY="$(head -c 32 /dev/urandom | base64)"
+    PAYGATE_ADMIN_TOKEN="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    PAYGATE_LOG_LEVEL=warn
+    # Capacity is measured, not the rate limiter's ceiling: limits far above
+    # any rate reached, with the limiter still in the path.
+    PAYGATE_RATE_LIMIT=1000000 PAYGATE_IP_RATE_LIMIT=1000000
+    "$@"
+  )
+  env "${env[@]}" "$work/paygate" serve >"$work/server-$name.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 1 120); do
+    env "${env[@]}" "$work/paygate" healthcheck 2>/dev/null && break
+    kill -0 "$server_pid" 2>/dev/null || { cat "$work/server-$name.log" >&2; die "paygate ($name) exited"; }
+    sleep 0.5
+  done
+  env "${env[@]}" "$work/paygate" healthcheck || { cat "$work/server-$name.log" >&2; die "paygate ($name) is not ready"; }
+  local key
+  key=$(env "${env[@]}" "$work/paygate" merchants create --name "bench $name" | sed -n 's/^secret_key: //p')
+  [ -n "$key" ] || die "no key from paygate merchants create"
+  local load=("$work/paygate-load" -url "http://127.0.0.1:$port" -flow confirm -c "$clients" -warmup 0)
+  if [ "$warm" -gt 0 ]; then
+    PAYGATE_KEY=$key "${load[@]}" -d "${warm}s" -json >/dev/null 2>"$work/load-$name.err" ||
+      { cat "$work/load-$name.err" >&2; die "paygate-load ($name) warm-up failed"; }
+  fi
+  begin_cpu
+  PAYGATE_KEY=$key "${load[@]}" -d "${secs}s" -json >"$work/load-$name.json" 2>"$work/load-$name.err" ||
+    { cat "$work/load-$name.err" "$work/load-$name.json" >&2; tail -n 20 "$work/server-$name.log" >&2; die "paygate-load ($name) failed"; }
+  end_cpu "$name"
+  local hwm
+  hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$server_pid/status")
+  R[$name.rss]=$(calc "$hwm / 1024" 1)
+  stop_server
+  grep -q '"level":"ERROR"' "$work/server-$name.log" && log "paygate ($name) logged errors: $(grep -c '"level":"ERROR"' "$work/server-$name.log")"
+  return 0
+}
+
+# 2. paygate on PostgreSQL.
+log "2/3 paygate on PostgreSQL: $clients clients, ${secs}s (after a ${warm}s warm-up)"
+fresh_db
+read -r pg_x0 pg_w0 < <(db_stats)
+run_paygate pg "$pgurl"
+sleep 1 # the server's connections have closed and flushed their statistics
+read -r pg_x1 pg_w1 < <(db_stats)
+pg_payments=$(pg -d "$db" -At -c "SELECT count(*) FROM payments")
+pg_xpp=$(calc "($pg_x1 - $pg_x0) / $pg_payments" 2)
+pg_wpp=$(calc "($pg_w1 - $pg_w0) / $pg_payments" 1)
+log "paygate on PostgreSQL: $(j pg .flows_per_s) payments/s, p99 $(j pg .latency_ms.p99) ms; $pg_payments payments, $((pg_x1 - pg_x0)) transactions"
+pg -d postgres -c "DROP DATABASE $db WITH (FORCE)" >/dev/null
+
+# 3. paygate on SQLite.
+log "3/3 paygate on SQLite: $clients clients, ${secs}s (after a ${warm}s warm-up)"
+run_paygate sqlite "sqlite:$work/bench.db" PAYGATE_ALLOW_SQLITE_IN_PRODUCTION=true
+log "paygate on SQLite: $(j sqlite .flows_per_s) payments/s, p99 $(j sqlite .latency_ms.p99) ms"
+
+# The report.
+for n in pg sqlite; do
+  R[$n.pps]=$(calc "$(j $n .flows_per_s)" 1)
+  for q in p50 p95 p99 max; do
+    R[$n.$q]=$(calc "$(j $n .latency_ms.$q)" 1)
+  done
+  # shellcheck disable=SC2016 # jq's variables
+  R[$n.errors]=$(j $n '.error_count as $n | if $n == 0 then "0" else "\($n) (\([.errors | to_entries[] | "\(.key): \(.value)"] | join(", ")))" end')
+done
+
+ratio=$(calc "${R[pg.pps]} / $pgb_tps" 2)
+sqlite_ratio=$(calc "${R[sqlite.pps]} / $pgb_tps" 2)
+need=$(calc "$pgb_tps / 2" 0)
+holds() { awk "BEGIN { exit !($1) }"; }
+verdict_tput() { # payments/s
+  if holds "$1 >= $pgb_tps / 2"; then
+    echo "holds: $(calc "100 * $1 / $pgb_tps" 0)% of the limit"
+  else
+    echo "**missed** by $(calc "$need - $1" 0) payments/s: $(calc "100 * $1 / $pgb_tps" 0)% of the limit, half is $need"
+  fi
+}
+verdict_p99() {
+  if holds "$1 < 50"; then echo "holds: $1 ms"; else echo "**missed** by $(calc "$1 - 50" 1) ms: $1 ms"; fi
+}
+verdict_rss() {
+  if holds "$1 < 150"; then echo "holds: $1 MiB"; else echo "**missed** by $(calc "$1 - 150" 1) MiB: $1 MiB"; fi
+}
+
+cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+hypervisor=$(lscpu 2>/dev/null | sed -n 's/^Hypervisor vendor: *//p')
+mem_gib=$(awk '/^MemTotal:/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
+# shellcheck disable=SC1091
+os_name=$( (. /etc/os-release && echo "$PRETTY_NAME") 2>/dev/null || uname -s)
+sqlite_fs=$(df -T "$work" 2>/dev/null | awk 'NR == 2 { print $2 }')
+pg_version=$(pg -d postgres -At -c 'SHOW server_version')
+pg_settings=$(pg -d postgres -At -c "SELECT string_agg(name || ' ' || current_setting(name), ', ' ORDER BY name) FROM pg_settings
+  WHERE name IN ('fsync', 'synchronous_commit', 'shared_buffers', 'max_connections', 'wal_sync_method', 'full_page_writes')")
+go_version=$(go env GOVERSION)
+paygate_version=$(git describe --always --dirty 2>/dev/null || echo unknown)
+repro="BENCH_DURATION=${secs}s"
+[ "$clients" = 32 ] || repro+=" BENCH_CLIENTS=$clients"
+[ "$warm" = 3 ] || repro+=" BENCH_WARMUP=${warm}s"
+repro+=" bash bench/run.sh"
+
+mkdir -p "$(dirname "$out")"
+cat >"$out" <<EOF
+# Benchmarks
+
+Generated by \`bench/run.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC') (paygate $paygate_version). Do not edit
+by hand: run the script again. How the numbers are made, and what the
+targets are: the SPEC (section 6) asks, on a 2-core machine with PostgreSQL on the
+same machine, for \`POST /v1/payments\` (confirm, automatic capture, success
+card, idempotency key) at **at least half the pgbench limit**, with **p99 under
+50 ms at 32 clients** and the **server under 150 MiB**.
+$( [ -n "$note" ] && printf '\n> **Note.** %s\n' "$note" )
+
+## Results
+
+$clients clients, ${secs} s measured after a ${warm} s warm-up, every run on a fresh database.
+
+| run | payments/s | p50 ms | p95 ms | p99 ms | max ms | errors | server peak RSS |
+|---|---:|---:|---:|---:|---:|---|---:|
+| pgbench, the limit | $pgb_tps | $pgb_p50 | $pgb_p95 | $pgb_p99 | $pgb_max | $pgb_failed | – |
+| paygate + PostgreSQL | ${R[pg.pps]} | ${R[pg.p50]} | ${R[pg.p95]} | ${R[pg.p99]} | ${R[pg.max]} | ${R[pg.errors]} | ${R[pg.rss]} MiB |
+| paygate + SQLite | ${R[sqlite.pps]} | ${R[sqlite.p50]} | ${R[sqlite.p95]} | ${R[sqlite.p99]} | ${R[sqlite.max]} | ${R[sqlite.errors]} | ${R[sqlite.rss]} MiB |
+
+- paygate / pgbench: **$ratio** on PostgreSQL ($sqlite_ratio on SQLite).
+- pgbench's latency is one whole script (one payment, two commits); paygate's is one request.
+- Transactions committed per payment in PostgreSQL (\`pg_stat_database\`, read-only ones included):
+  pgbench $pgb_xpp, paygate $pg_xpp. Rows written per payment: pgbench $pgb_wpp, paygate $pg_wpp.
+- The server's peak RSS is its \`VmHWM\` at the end of the run.
+- $clients clients that never pause keep $clients requests in flight, so the mean latency is
+  $clients / throughput (Little's law): $(calc "1000 * $clients / $pgb_tps" 1) ms for pgbench, $(calc "1000 * $clients / ${R[pg.pps]}" 1) ms for paygate on
+  PostgreSQL. A p99 under 50 ms at $clients clients needs well over $(calc "1000 * $clients / 50" 0) payments/s.
+
+Where the CPU went, in cores of the machine's $ncpu, averaged over each measurement
+(PostgreSQL: the whole server, other databases' work included; everything
+else: the rest of the machine's busy time, other processes included):
+
+| run | paygate | PostgreSQL | load generator | everything else | machine busy |
+|---|---:|---:|---:|---:|---:|
+| pgbench, the limit | – | ${R[pgb.pg]} | ${R[pgb.client]} (pgbench) | ${R[pgb.other]} | ${R[pgb.busy]}% |
+| paygate + PostgreSQL | ${R[pg.server]} | ${R[pg.pg]} | ${R[pg.client]} (paygate-load) | ${R[pg.other]} | ${R[pg.busy]}% |
+| paygate + SQLite | ${R[sqlite.server]} | ${R[sqlite.pg]} | ${R[sqlite.client]} (paygate-load) | ${R[sqlite.other]} | ${R[sqlite.busy]}% |
+
+## Targets (PostgreSQL)
+
+| target | result |
+|---|---|
+| throughput at least half the pgbench limit ($need payments/s) | $(verdict_tput "${R[pg.pps]}") |
+| p99 under 50 ms at $clients clients | $(verdict_p99 "${R[pg.p99]}") |
+| server memory under 150 MiB | $(verdict_rss "${R[pg.rss]}") |
+
+On SQLite (not a target, for comparison): throughput $(verdict_tput "${R[sqlite.pps]}"); p99 $(verdict_p99 "${R[sqlite.p99]}"); memory $(verdict_rss "${R[sqlite.rss]}").
+
+## Machine
+
+| | |
+|---|---|
+| CPU | $cpu_model, $(nproc) cores${hypervisor:+ (virtual machine, $hypervisor)} |
+| memory | $mem_gib GiB |
+| OS | $os_name, Linux $(uname -r) |
+| Go | $go_version |
+| PostgreSQL | $pg_version: $pg_settings |
+| SQLite | the pure-Go driver paygate embeds, WAL, synchronous FULL, on ${sqlite_fs:-an unknown file system} |
+| pgbench | $("$pgbench" --version) |
+| load average at the start | $load_avg_start |
+
+## Reproduce
+
+\`\`\`sh
+$repro
+\`\`\`
+
+It builds both commands (\`CGO_ENABLED=0 go build -trimpath\`), and needs PostgreSQL
+on 127.0.0.1:5432 (user postgres; \`BENCH_PG*\` to change), pgbench and jq. The parts:
+
+- limit: \`paygate migrate\` into a fresh database, \`bench/payment-setup.sql\`, then
+  \`pgbench -n -M prepared -c $clients -j 2 -T $secs -f bench/payment.sql\`;
+- paygate: \`paygate serve\` with \`PAYGATE_ENV=production\`, fresh encryption, fingerprint and admin keys,
+  \`PAYGATE_LOG_LEVEL=warn\`, rate limits raised out of the way, on a fresh database;
+  a merchant from \`paygate merchants create\`; then
+  \`paygate-load -url http://127.0.0.1:$port -flow confirm -c $clients -d ${secs}s -json\`.
+EOF
+log "wrote $out"
+printf '\npgbench %s payments/s | paygate+PostgreSQL %s payments/s (ratio %s), p99 %s ms, peak RSS %s MiB | paygate+SQLite %s payments/s, p99 %s ms, peak RSS %s MiB\n' \
+  "$pgb_tps" "${R[pg.pps]}" "$ratio" "${R[pg.p99]}" "${R[pg.rss]}" "${R[sqlite.pps]}" "${R[sqlite.p99]}" "${R[sqlite.rss]}"
