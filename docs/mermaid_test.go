@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/paygate/paygate/internal/testutil/browser"
 )
 
 // The documents that must show a diagram; every other Markdown file of
@@ -33,7 +34,7 @@ func TestMermaidDiagramsRender(t *testing.T) {
 		}
 		t.Skip(`PAYGATE_MERMAID_JS is not set; export PAYGATE_MERMAID_JS="$(bash .ci/mermaid)" to render the diagrams`)
 	}
-	chrome := findChromium(t)
+	chrome := browser.Find(t)
 	js, err := os.ReadFile(bundle)
 	if err != nil {
 		t.Fatalf("PAYGATE_MERMAID_JS: %v", err)
@@ -63,7 +64,7 @@ func TestMermaidDiagramsRender(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx := openBrowser(t, chrome)
+	ctx := browser.Start(t, chrome, nil)
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](string(js))); err != nil {
@@ -111,45 +112,6 @@ func TestMermaidDiagramsRender(t *testing.T) {
 		t.Errorf("%s:%d: the diagram %q does not render (%s):\n%s", d.file, d.line, d.firstLine(), bundle, strings.Join(lines[:min(len(lines), 3)], "\n"))
 	}
 	t.Logf("%d of %d diagrams rendered with %s", rendered, len(diagrams), bundle)
-}
-
-// findChromium finds Debian's Chromium or another distribution's; without
-// one the test is skipped, except under CI, which installs it.
-func findChromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium is not installed (.ci/run installs it)")
-	}
-	t.Skip("chromium is not installed")
-	return ""
-}
-
-// openBrowser starts headless Chromium with a blank tab; the test's end
-// closes the tab and ends the browser process.
-func openBrowser(t *testing.T, chrome string) context.Context {
-	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome))
-	if os.Geteuid() == 0 {
-		// Chromium's sandbox does not run as root, and CI runs as root.
-		opts = append(opts, chromedp.NoSandbox)
-	}
-	ctx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	ctx, cancelTab := chromedp.NewContext(ctx)
-	t.Cleanup(cancelTab)
-	// The browser lives as long as the context of its first use, so that
-	// use cannot have a deadline of its own: a watchdog bounds the start.
-	watchdog := time.AfterFunc(30*time.Second, cancelAlloc)
-	defer watchdog.Stop()
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start %s: %v", chrome, err)
-	}
-	return ctx
 }
 
 // block is a fenced code block of a Markdown file.

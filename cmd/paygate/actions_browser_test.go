@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	browsertest "github.com/paygate/paygate/internal/testutil/browser"
 )
 
 // TestCustomerActionsInBrowser goes through the sandbox's customer pages in
@@ -22,7 +24,7 @@ import (
 // with the payment id, and the final status shows in the API and in the
 // webhook events.
 func TestCustomerActionsInBrowser(t *testing.T) {
-	chrome := findChrome(t)
+	chrome := browsertest.Find(t)
 	s := startServe(t, map[string]string{"PAYGATE_ADDR": freeAddr(t), "PAYGATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "a.db"),
 		"PAYGATE_LOG_LEVEL": "warn", "PAYGATE_ACTION_EXPIRY": "3s", "PAYGATE_CONNECTOR_TIMEOUT": "1s", "PAYGATE_RECOVERY_AFTER": "2s",
 		"PAYGATE_WEBHOOK_POLL": "20ms"})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/paygate/paygate/internal/openapi"
+	browsertest "github.com/paygate/paygate/internal/testutil/browser"
 )
 
 // TestDocsInBrowser uses Swagger UI at /docs as a person would, in
@@ -26,7 +26,7 @@ import (
 // the demo key entered under "Authorize", "Try it out" on POST /v1/payments
 // makes a payment.
 func TestDocsInBrowser(t *testing.T) {
-	chrome := findChrome(t)
+	chrome := browsertest.Find(t)
 
 	s := startServe(t, map[string]string{"PAYGATE_ADDR": freeAddr(t), "PAYGATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "p.db")})
 	key := keyPattern.FindString(s.stdout.String())
@@ -111,21 +111,8 @@ type browser struct {
 
 func openBrowser(t *testing.T, chrome string) *browser {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome), chromedp.WindowSize(1280, 1024))
-	if os.Geteuid() == 0 {
-		// Chromium's sandbox does not run as root, and CI runs as root.
-		opts = append(opts, chromedp.NoSandbox)
-	}
-	ctx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	ctx, cancelTab := chromedp.NewContext(ctx)
-	t.Cleanup(cancelTab)
-	b := &browser{t: t, ctx: ctx}
-	// The browser lives as long as the context of its first use, so that
-	// use cannot have a deadline of its own: a watchdog bounds the start.
-	watchdog := time.AfterFunc(30*time.Second, cancelAlloc)
-	defer watchdog.Stop()
-	err := chromedp.Listen(ctx, func(ev any) {
+	b := &browser{t: t}
+	b.ctx = browsertest.Start(t, chrome, func(ev any) {
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		switch ev := ev.(type) {
@@ -150,9 +137,6 @@ func openBrowser(t *testing.T, chrome string) *browser {
 			}
 		}
 	})
-	if err != nil {
-		t.Fatalf("start %s: %v", chrome, err)
-	}
 	return b
 }
 
@@ -205,22 +189,4 @@ func value[T any](b *browser, step string, action chromedp.Action[T]) T {
 		b.fail(step, err)
 	}
 	return v
-}
-
-// findChrome returns the browser to drive; without one the test is skipped,
-// or fails under CI.
-func findChrome(t *testing.T) string {
-	t.Helper()
-	// Debian's package, other distributions' names for it, and the Chrome
-	// that hosted CI runners ship.
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium is not installed (.ci/run installs it)")
-	}
-	t.Skip("chromium is not installed")
-	return ""
 }
