@@ -137,6 +137,7 @@ calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }"; }
 # R holds the results of the paygate runs and of the CPU measurements, by
 # "run.measure": R[pg.p99], R[sqlite.rss], R[pgb.busy]…
 declare -A R
+load_extra=() # extra paygate-load flags of the next measurement
 
 # Where the CPU goes during a measurement: begin_cpu, the measured command,
 # then end_cpu RUN sets R[RUN.busy] (the machine's busy share, %) and, in
@@ -255,7 +256,7 @@ run_paygate() {
       { cat "$work/load-$name.err" >&2; die "paygate-load ($name) warm-up failed"; }
   fi
   begin_cpu
-  PAYGATE_KEY=$key "${load[@]}" -d "${secs}s" -json >"$work/load-$name.json" 2>"$work/load-$name.err" ||
+  PAYGATE_KEY=$key "${load[@]}" "${load_extra[@]}" -d "${secs}s" -json >"$work/load-$name.json" 2>"$work/load-$name.err" ||
     { cat "$work/load-$name.err" "$work/load-$name.json" >&2; tail -n 20 "$work/server-$name.log" >&2; die "paygate-load ($name) failed"; }
   end_cpu "$name"
   local hwm
@@ -279,13 +280,25 @@ pg_wpp=$(calc "($pg_w1 - $pg_w0) / $pg_payments" 1)
 log "paygate on PostgreSQL: $(j pg .flows_per_s) payments/s, p99 $(j pg .latency_ms.p99) ms; $pg_payments payments, $((pg_x1 - pg_x0)) transactions"
 pg -d postgres -c "DROP DATABASE $db WITH (FORCE)" >/dev/null
 
+# 2b. paygate on PostgreSQL at a fixed load, half the rate it just
+# sustained: the latency a client sees when the server is not saturated
+# (the 32 clients above never pause, so their latency is mostly queueing).
+paced_rate=$(calc "$(j pg .flows_per_s) / 2" 0)
+log "2b paygate on PostgreSQL at a fixed $paced_rate payments/s: $clients clients, ${secs}s"
+fresh_db
+load_extra=(-rate "$paced_rate")
+run_paygate pgpaced "$pgurl"
+load_extra=()
+log "paygate on PostgreSQL at $paced_rate payments/s: p50 $(j pgpaced .latency_ms.p50) ms, p99 $(j pgpaced .latency_ms.p99) ms"
+pg -d postgres -c "DROP DATABASE $db WITH (FORCE)" >/dev/null
+
 # 3. paygate on SQLite.
 log "3/3 paygate on SQLite: $clients clients, ${secs}s (after a ${warm}s warm-up)"
 run_paygate sqlite "sqlite:$work/bench.db" PAYGATE_ALLOW_SQLITE_IN_PRODUCTION=true
 log "paygate on SQLite: $(j sqlite .flows_per_s) payments/s, p99 $(j sqlite .latency_ms.p99) ms"
 
 # The report.
-for n in pg sqlite; do
+for n in pg pgpaced sqlite; do
   R[$n.pps]=$(calc "$(j $n .flows_per_s)" 1)
   for q in p50 p95 p99 max; do
     R[$n.$q]=$(calc "$(j $n .latency_ms.$q)" 1)
@@ -348,7 +361,12 @@ $clients clients, ${secs} s measured after a ${warm} s warm-up, every run on a f
 |---|---:|---:|---:|---:|---:|---|---:|
 | pgbench, the limit | $pgb_tps | $pgb_p50 | $pgb_p95 | $pgb_p99 | $pgb_max | $pgb_failed | – |
 | paygate + PostgreSQL | ${R[pg.pps]} | ${R[pg.p50]} | ${R[pg.p95]} | ${R[pg.p99]} | ${R[pg.max]} | ${R[pg.errors]} | ${R[pg.rss]} MiB |
+| paygate + PostgreSQL, paced at $paced_rate/s | ${R[pgpaced.pps]} | ${R[pgpaced.p50]} | ${R[pgpaced.p95]} | ${R[pgpaced.p99]} | ${R[pgpaced.max]} | ${R[pgpaced.errors]} | ${R[pgpaced.rss]} MiB |
 | paygate + SQLite | ${R[sqlite.pps]} | ${R[sqlite.p50]} | ${R[sqlite.p95]} | ${R[sqlite.p99]} | ${R[sqlite.max]} | ${R[sqlite.errors]} | ${R[sqlite.rss]} MiB |
+
+The paced row is the same $clients clients held to a fixed start rate, half what paygate
+sustained unpaced (\`paygate-load -rate\`): the latency of a server that is busy but
+not saturated, where the unpaced rows measure mostly the queue of $clients requests.
 
 - paygate / pgbench: **$ratio** on PostgreSQL ($sqlite_ratio on SQLite).
 - pgbench's latency is one whole script (one payment, two commits); paygate's is one request.

@@ -44,6 +44,8 @@ type loader struct {
 
 	mu  sync.Mutex
 	ids []string // payments the reads flow reads
+
+	pace float64 // flows a second in the current phase; 0: unpaced (warm-up)
 }
 
 func newLoader(cfg config, stderr io.Writer) *loader {
@@ -117,6 +119,7 @@ func (l *loader) run(ctx context.Context) (*report, error) {
 	if l.cfg.duration > 0 {
 		deadline = time.Now().Add(l.cfg.duration)
 	}
+	l.pace = l.cfg.rate
 	res, elapsed := l.phase(ctx, l.cfg.flow, deadline, l.cfg.requests)
 	return newReport(l.cfg, res, elapsed, ctx.Err() != nil), nil
 }
@@ -183,10 +186,37 @@ func (l *loader) phase(ctx context.Context, flow string, deadline time.Time, lim
 	all := &results{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	// At a fixed rate, a ticker hands out one start per interval; a start
+	// no client is free to take is dropped (the load cannot exceed what the
+	// clients can carry), which the report shows as a lower throughput.
+	var starts chan struct{}
+	if l.pace > 0 {
+		starts = make(chan struct{}, l.cfg.concurrency)
+		tctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go func() {
+			t := time.NewTicker(time.Duration(float64(time.Second) / l.pace))
+			defer t.Stop()
+			for {
+				select {
+				case <-tctx.Done():
+					return
+				case <-t.C:
+					select {
+					case starts <- struct{}{}:
+					default:
+					}
+				}
+			}
+		}()
+	}
 	for i := range l.cfg.concurrency {
 		wg.Go(func() {
 			w := &worker{l: l, ctx: ctx, id: i, deadline: deadline, limit: limit, sent: &sent, res: &results{}}
 			for w.more() {
+				if starts != nil && !w.await(starts) {
+					break
+				}
 				w.runFlow(flow)
 			}
 			mu.Lock()
@@ -209,6 +239,24 @@ type worker struct {
 	sent     *atomic.Int64
 	res      *results
 	buf      bytes.Buffer
+}
+
+// await waits for the next start of a paced load, until the deadline.
+func (w *worker) await(starts <-chan struct{}) bool {
+	var timeout <-chan time.Time
+	if !w.deadline.IsZero() {
+		t := time.NewTimer(time.Until(w.deadline))
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-starts:
+		return true
+	case <-timeout:
+		return false
+	case <-w.ctx.Done():
+		return false
+	}
 }
 
 // more reports whether another request may start.

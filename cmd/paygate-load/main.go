@@ -68,6 +68,10 @@ type config struct {
 	currency    string
 	json        bool
 	allowRemote bool
+	// rate, when above 0, paces the measured flows to this many a second
+	// over all clients (an open load, instead of each client starting its
+	// next flow as soon as the last ends).
+	rate float64
 }
 
 // minReadIDs is how many payments the reads flow creates before it starts,
@@ -94,6 +98,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.currency, "currency", "usd", "payment currency")
 	fs.BoolVar(&c.json, "json", false, "print the report as JSON")
 	fs.BoolVar(&c.allowRemote, "allow-remote", false, "allow a target that is not loopback")
+	fs.Float64Var(&c.rate, "rate", 0, "start this many flows a second over all clients (0: as fast as the clients go); latency is then measured at a fixed load")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -131,6 +136,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("-timeout must be positive")
 	case c.amount < 1:
 		return c, errors.New("-amount must be positive")
+	case c.rate < 0 || c.rate > 1e6:
+		return c, errors.New("-rate must be from 0 to 1000000 flows a second")
 	}
 	return c, nil
 }

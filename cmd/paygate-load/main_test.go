@@ -138,6 +138,17 @@ func TestConfirmFlow(t *testing.T) {
 	})
 }
 
+// TestPacedFlow: at a fixed rate the clients start no more flows than the
+// ticker hands out (a slow machine may start fewer, never more).
+func TestPacedFlow(t *testing.T) {
+	s := startServer(t, "sqlite")
+	rep := load(t, "-url", s.url, "-key", s.key, "-flow", "confirm", "-c", "4", "-d", "1s", "-warmup", "0", "-rate", "20")
+	checkSane(t, rep)
+	if rep.Rate != 20 || rep.Flows < 1 || rep.Flows > 21 {
+		t.Errorf("paced at 20/s for 1 s: rate %g, %d flows", rep.Rate, rep.Flows)
+	}
+}
+
 func TestLifecycleFlow(t *testing.T) {
 	s := startServer(t, store.SQLite)
 	rep := load(t, "-url", s.url, "-key", s.key, "-flow", "lifecycle", "-c", "3", "-n", "30", "-warmup", "0")

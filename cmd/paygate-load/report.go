@@ -17,6 +17,7 @@ type report struct {
 	Flow        string  `json:"flow"`
 	URL         string  `json:"url"`
 	Concurrency int     `json:"concurrency"`
+	Rate        float64 `json:"rate_per_s,omitempty"` // flows started a second, when paced
 	DurationS   float64 `json:"duration_s"` // as asked; 0 when bounded by requests
 	WarmupS     float64 `json:"warmup_s"`
 	ElapsedS    float64 `json:"elapsed_s"` // measured: until the last request ended
@@ -70,7 +71,7 @@ func latencyOf(h *histogram) latency {
 
 func newReport(cfg config, res *results, elapsed time.Duration, interrupted bool) *report {
 	rep := &report{
-		Flow: cfg.flow, URL: cfg.base, Concurrency: cfg.concurrency, DurationS: cfg.duration.Seconds(),
+		Flow: cfg.flow, URL: cfg.base, Concurrency: cfg.concurrency, Rate: cfg.rate, DurationS: cfg.duration.Seconds(),
 		WarmupS: cfg.warmup.Seconds(), ElapsedS: round3(elapsed.Seconds()), Interrupted: interrupted,
 		Flows: res.flows, StatusCodes: map[string]int64{}, Errors: map[string]int64{},
 		ErrorExamples: res.examples, Operations: map[string]opStat{},
@@ -122,6 +123,9 @@ func (r *report) writeText(w io.Writer) error {
 		bound = "a request count"
 	}
 	fmt.Fprintf(&b, "flow %s: %d clients for %s against %s (warm-up %gs)", r.Flow, r.Concurrency, bound, r.URL, r.WarmupS)
+	if r.Rate > 0 {
+		fmt.Fprintf(&b, ", paced at %g flows/s", r.Rate)
+	}
 	if r.Interrupted {
 		b.WriteString(", INTERRUPTED")
 	}
