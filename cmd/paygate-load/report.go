@@ -18,7 +18,7 @@ type report struct {
 	URL         string  `json:"url"`
 	Concurrency int     `json:"concurrency"`
 	Rate        float64 `json:"rate_per_s,omitempty"` // flows started a second, when paced
-	DurationS   float64 `json:"duration_s"` // as asked; 0 when bounded by requests
+	DurationS   float64 `json:"duration_s"`           // as asked; 0 when bounded by requests
 	WarmupS     float64 `json:"warmup_s"`
 	ElapsedS    float64 `json:"elapsed_s"` // measured: until the last request ended
 	Interrupted bool    `json:"interrupted,omitempty"`
