@@ -149,17 +149,10 @@ func scanAudit(row scanner) (*audit.Event, error) {
 
 // AuditEvents implements audit.Lister: a page of the audit log, newest first.
 func (db *DB) AuditEvents(ctx context.Context, q audit.ListQuery) ([]*audit.Event, bool, error) {
-	where := []string{"1 = 1"}
-	var args []any
-	if q.Action != "" {
-		args = append(args, q.Action)
-		where = append(where, fmt.Sprintf("a.action = $%d", len(args)))
-	}
-	if q.ObjectID != "" {
-		args = append(args, q.ObjectID)
-		where = append(where, fmt.Sprintf("a.object_id = $%d", len(args)))
-	}
-	return listPage(ctx, db, `SELECT `+auditColumns+` FROM audit_events a`, "a.id", where, args,
+	f := filter{where: []string{"1 = 1"}}
+	f.eq("a.action", q.Action)
+	f.eq("a.object_id", q.ObjectID)
+	return listPage(ctx, db, `SELECT `+auditColumns+` FROM audit_events a`, "a.id", f.where, f.args,
 		q.Limit, q.StartingAfter, q.EndingBefore, scanAudit)
 }
 

@@ -174,23 +174,36 @@ func (db *DB) Payment(ctx context.Context, merchantID, id string) (*payments.Pay
 // Payments implements payments.Store: a page of payments, newest first, and
 // whether more lie beyond it in the direction of travel.
 func (db *DB) Payments(ctx context.Context, merchantID string, q payments.ListQuery) ([]*payments.Payment, bool, error) {
-	where := []string{"p.merchant_id = $1"}
-	args := []any{merchantID}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
-	if q.Status != "" {
-		add("p.status = $%d", q.Status)
-	}
+	var f filter
+	f.add("p.merchant_id = $%d", merchantID) // always: the tenant
+	f.eq("p.status", string(q.Status))
 	if q.CreatedGTE != nil {
-		add("p.created_at >= $%d", *q.CreatedGTE)
+		f.add("p.created_at >= $%d", *q.CreatedGTE)
 	}
 	if q.CreatedLTE != nil {
-		add("p.created_at <= $%d", *q.CreatedLTE)
+		f.add("p.created_at <= $%d", *q.CreatedLTE)
 	}
-	return listPage(ctx, db, `SELECT `+paymentColumns+paymentFrom, "p.id", where, args,
+	return listPage(ctx, db, `SELECT `+paymentColumns+paymentFrom, "p.id", f.where, f.args,
 		q.Limit, q.StartingAfter, q.EndingBefore, scanPayment)
+}
+
+// filter builds a list query's WHERE clause.
+type filter struct {
+	where []string
+	args  []any
+}
+
+// add appends a condition whose one parameter is written $%d.
+func (f *filter) add(cond string, v any) {
+	f.args = append(f.args, v)
+	f.where = append(f.where, fmt.Sprintf(cond, len(f.args)))
+}
+
+// eq appends col = v, unless v is empty (a filter not asked for).
+func (f *filter) eq(col, v string) {
+	if v != "" {
+		f.add(col+" = $%d", v)
+	}
 }
 
 // listPage runs a list query, newest first, with cursor pagination by id:

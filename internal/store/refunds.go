@@ -148,16 +148,10 @@ func (db *DB) Refund(ctx context.Context, merchantID, id string) (*refunds.Refun
 
 // Refunds implements refunds.Store.
 func (db *DB) Refunds(ctx context.Context, merchantID string, q refunds.ListQuery) ([]*refunds.Refund, bool, error) {
-	where := []string{"r.merchant_id = $1"}
-	args := []any{merchantID}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
-	if q.PaymentID != "" {
-		add("r.payment_id = $%d", q.PaymentID)
-	}
-	return listPage(ctx, db, `SELECT `+refundColumns+` FROM refunds r`, "r.id", where, args,
+	var f filter
+	f.add("r.merchant_id = $%d", merchantID) // always: the tenant
+	f.eq("r.payment_id", q.PaymentID)
+	return listPage(ctx, db, `SELECT `+refundColumns+` FROM refunds r`, "r.id", f.where, f.args,
 		q.Limit, q.StartingAfter, q.EndingBefore, scanRefund)
 }
 

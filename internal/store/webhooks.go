@@ -71,17 +71,11 @@ func (db *DB) Event(ctx context.Context, merchantID, id string) (*events.Event, 
 
 // Events returns a page of a merchant's events, newest first.
 func (db *DB) Events(ctx context.Context, merchantID string, q events.ListQuery) ([]*events.Event, bool, error) {
-	where := []string{"e.merchant_id = $1"}
-	args := []any{merchantID}
-	if q.Type != "" {
-		args = append(args, q.Type)
-		where = append(where, fmt.Sprintf("e.type = $%d", len(args)))
-	}
-	if q.ObjectID != "" {
-		args = append(args, q.ObjectID)
-		where = append(where, fmt.Sprintf("e.object_id = $%d", len(args)))
-	}
-	return listPage(ctx, db, `SELECT `+eventColumns+` FROM events e`, "e.id", where, args, q.Limit, q.StartingAfter, q.EndingBefore, scanEvent)
+	var f filter
+	f.add("e.merchant_id = $%d", merchantID) // always: the tenant
+	f.eq("e.type", q.Type)
+	f.eq("e.object_id", q.ObjectID)
+	return listPage(ctx, db, `SELECT `+eventColumns+` FROM events e`, "e.id", f.where, f.args, q.Limit, q.StartingAfter, q.EndingBefore, scanEvent)
 }
 
 const endpointColumns = `w.id, w.merchant_id, w.url, w.description, w.enabled_events, w.status, w.livemode,
@@ -212,30 +206,23 @@ func scanDelivery(row scanner) (*webhooks.Delivery, error) {
 
 // Deliveries implements webhooks.Store: newest event first.
 func (db *DB) Deliveries(ctx context.Context, merchantID, endpointID string, q webhooks.ListQuery) ([]*webhooks.Delivery, bool, error) {
-	where := []string{"d.merchant_id = $1", "d.endpoint_id = $2"}
-	args := []any{merchantID, endpointID}
-	if q.EventID != "" {
-		args = append(args, q.EventID)
-		where = append(where, fmt.Sprintf("d.event_id = $%d", len(args)))
-	}
-	if q.Status != "" {
-		args = append(args, q.Status)
-		where = append(where, fmt.Sprintf("d.status = $%d", len(args)))
-	}
-	return listPage(ctx, db, `SELECT `+deliveryColumns+` FROM webhook_deliveries d JOIN events e ON e.id = d.event_id`, "d.event_id", where, args,
+	var f filter
+	f.add("d.merchant_id = $%d", merchantID) // always: the tenant
+	f.add("d.endpoint_id = $%d", endpointID)
+	f.eq("d.event_id", q.EventID)
+	f.eq("d.status", q.Status)
+	return listPage(ctx, db, `SELECT `+deliveryColumns+` FROM webhook_deliveries d JOIN events e ON e.id = d.event_id`, "d.event_id", f.where, f.args,
 		q.Limit, q.StartingAfter, q.EndingBefore, scanDelivery)
 }
 
 // Attempts implements webhooks.Store: newest first.
 func (db *DB) Attempts(ctx context.Context, merchantID, endpointID string, q webhooks.ListQuery) ([]*webhooks.Attempt, bool, error) {
-	where := []string{"a.endpoint_id = $1", "EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.id = a.endpoint_id AND w.merchant_id = $2)"}
-	args := []any{endpointID, merchantID}
-	if q.EventID != "" {
-		args = append(args, q.EventID)
-		where = append(where, fmt.Sprintf("a.event_id = $%d", len(args)))
-	}
+	var f filter
+	f.add("a.endpoint_id = $%d", endpointID)
+	f.add("EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.id = a.endpoint_id AND w.merchant_id = $%d)", merchantID)
+	f.eq("a.event_id", q.EventID)
 	return listPage(ctx, db, `SELECT a.id, a.endpoint_id, a.event_id, a.attempted_at, a.status_code, a.duration_ms, a.error FROM webhook_attempts a`,
-		"a.id", where, args, q.Limit, q.StartingAfter, q.EndingBefore, func(row scanner) (*webhooks.Attempt, error) {
+		"a.id", f.where, f.args, q.Limit, q.StartingAfter, q.EndingBefore, func(row scanner) (*webhooks.Attempt, error) {
 			a := webhooks.Attempt{Object: "webhook_attempt"}
 			if err := row.Scan(&a.ID, &a.EndpointID, &a.EventID, &a.AttemptedAt, &a.StatusCode, &a.DurationMS, &a.Error); err != nil {
 				return nil, err
