@@ -144,7 +144,7 @@ func (db *DB) DeleteIdempotencyKeys(ctx context.Context, cutoff time.Time) (int6
 // from which a retry resumes. It writes the whole key (an upsert), so the
 // link is as durable as the object even if the claim, committed without
 // waiting for the disk, was lost in a database crash.
-func linkIdempotencyKey(ctx context.Context, tx *sql.Tx, rec *idempotency.Record, resourceID string) error {
+func linkIdempotencyKey(ctx context.Context, tx execer, rec *idempotency.Record, resourceID string) error {
 	if rec == nil {
 		return nil
 	}

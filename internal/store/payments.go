@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/paygate/paygate/internal/events"
 	"github.com/paygate/paygate/internal/payments"
 	"github.com/paygate/paygate/internal/vault"
@@ -137,7 +139,7 @@ func (db *DB) CreatePayment(ctx context.Context, p *payments.Payment, newMethod 
 	if err != nil {
 		return err
 	}
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	write := func(tx execer) error {
 		if newMethod != nil {
 			if err := insertMethod(ctx, tx, newMethod); err != nil {
 				return err
@@ -159,7 +161,11 @@ func (db *DB) CreatePayment(ctx context.Context, p *payments.Payment, newMethod 
 			return err
 		}
 		return db.insertWrites(ctx, tx, evs, nil)
-	})
+	}
+	if db.backend == Postgres {
+		return db.pgPipelined(ctx, nil, nil, write) // one round trip
+	}
+	return db.tx(ctx, func(tx *sql.Tx) error { return write(tx) })
 }
 
 // Payment implements payments.Store.
@@ -296,51 +302,77 @@ func queryAll[T any](ctx context.Context, q queryer, scan func(scanner) (T, erro
 // exclusive write transaction (SQLite) makes read-check-write atomic, so of
 // many concurrent actions on one payment each sees the previous one's result.
 func (db *DB) UpdatePayment(ctx context.Context, merchantID, id string, fn func(p *payments.Payment) (payments.Change, error)) (*payments.Payment, error) {
-	var out *payments.Payment
+	var p *payments.Payment
+	write := func(tx execer) error {
+		ch, err := fn(p)
+		if err != nil {
+			return err
+		}
+		return db.writePaymentChange(ctx, tx, merchantID, id, p, ch)
+	}
+	if db.backend == Postgres {
+		// Two round trips: BEGIN and the row lock; then the writes and COMMIT.
+		err := db.pgPipelined(ctx, func(br pgx.BatchResults) error {
+			var err error
+			p, err = scanPayment(br.QueryRow())
+			if errors.Is(err, pgx.ErrNoRows) || errors.Is(err, sql.ErrNoRows) {
+				return payments.ErrNotFound
+			}
+			return err
+		}, func(b *pgx.Batch) {
+			b.Queue(`SELECT `+paymentColumns+paymentFrom+` WHERE p.merchant_id = $1 AND p.id = $2`+db.lockOf("p"), merchantID, id)
+		}, write)
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
+	}
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		p, err := db.lockPayment(ctx, tx, merchantID, id)
+		var err error
+		p, err = db.lockPayment(ctx, tx, merchantID, id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return payments.ErrNotFound
 		}
 		if err != nil {
 			return err
 		}
-		ch, err := fn(p)
-		if err != nil {
-			return err
-		}
-		if ch.NewMethod != nil {
-			if err := insertMethod(ctx, tx, ch.NewMethod); err != nil {
-				return err
-			}
-		}
-		md, err := metadataJSON(p.Metadata)
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE payments SET amount = $3, currency = $4, status = $5, capture_method = $6,
-			amount_capturable = $7, amount_received = $8, amount_refunded = $9, description = $10, metadata = $11,
-			payment_method_id = $12, return_url = $13, next_action_url = $14, failure_code = $15, decline_code = $16,
-			failure_message = $17, cancellation_reason = $18, connector_reference = $19, processor_id = $20,
-			pending_operation = $21, pending_amount = $22, resume_status = $23, updated_at = $24, canceled_at = $25,
-			action_token_hash = $26, action_expires_at = $27
-			WHERE merchant_id = $1 AND id = $2`,
-			merchantID, id, p.Amount, p.Currency, p.Status, p.CaptureMethod,
-			p.AmountCapturable, p.AmountReceived, p.AmountRefunded, p.Description, md,
-			nullString(p.PaymentMethodID), p.ReturnURL, nextActionURL(p), p.FailureCode, p.DeclineCode,
-			p.FailureMessage, p.CancellationReason, p.ConnectorReference, p.ProcessorID,
-			p.PendingOperation, p.PendingAmount, p.ResumeStatus, p.UpdatedAt, nullTime(p.CanceledAt),
-			nullBytes(p.ActionTokenHash), nullTime(p.ActionExpiresAt))
-		if err != nil {
-			return fmt.Errorf("update payment: %w", err)
-		}
-		if err := db.insertWrites(ctx, tx, ch.Events, ch.Ledger); err != nil {
-			return err
-		}
-		out = p
-		return nil
+		return write(tx)
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// writePaymentChange stores a locked payment as fn left it, with the
+// change's new method, events and ledger transactions.
+func (db *DB) writePaymentChange(ctx context.Context, tx execer, merchantID, id string, p *payments.Payment, ch payments.Change) error {
+	if ch.NewMethod != nil {
+		if err := insertMethod(ctx, tx, ch.NewMethod); err != nil {
+			return err
+		}
+	}
+	md, err := metadataJSON(p.Metadata)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE payments SET amount = $3, currency = $4, status = $5, capture_method = $6,
+		amount_capturable = $7, amount_received = $8, amount_refunded = $9, description = $10, metadata = $11,
+		payment_method_id = $12, return_url = $13, next_action_url = $14, failure_code = $15, decline_code = $16,
+		failure_message = $17, cancellation_reason = $18, connector_reference = $19, processor_id = $20,
+		pending_operation = $21, pending_amount = $22, resume_status = $23, updated_at = $24, canceled_at = $25,
+		action_token_hash = $26, action_expires_at = $27
+		WHERE merchant_id = $1 AND id = $2`,
+		merchantID, id, p.Amount, p.Currency, p.Status, p.CaptureMethod,
+		p.AmountCapturable, p.AmountReceived, p.AmountRefunded, p.Description, md,
+		nullString(p.PaymentMethodID), p.ReturnURL, nextActionURL(p), p.FailureCode, p.DeclineCode,
+		p.FailureMessage, p.CancellationReason, p.ConnectorReference, p.ProcessorID,
+		p.PendingOperation, p.PendingAmount, p.ResumeStatus, p.UpdatedAt, nullTime(p.CanceledAt),
+		nullBytes(p.ActionTokenHash), nullTime(p.ActionExpiresAt))
+	if err != nil {
+		return fmt.Errorf("update payment: %w", err)
+	}
+	return db.insertWrites(ctx, tx, ch.Events, ch.Ledger)
 }
 
 // lockOf is the row-lock clause for the table alias given.
@@ -351,7 +383,7 @@ func (db *DB) lockOf(alias string) string {
 	return db.forUpdate + " OF " + alias
 }
 
-func insertMethod(ctx context.Context, q queryer, m *payments.Method) error {
+func insertMethod(ctx context.Context, q execer, m *payments.Method) error {
 	var brand, funding, last4, fingerprint, holder, walletType any
 	var expMonth, expYear any
 	card := m.Card

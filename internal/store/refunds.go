@@ -156,7 +156,7 @@ func (db *DB) Refunds(ctx context.Context, merchantID string, q refunds.ListQuer
 }
 
 // insertWrites stores the events and ledger transactions of a change.
-func (db *DB) insertWrites(ctx context.Context, q queryer, evs []events.Event, txs []ledger.Transaction) error {
+func (db *DB) insertWrites(ctx context.Context, q execer, evs []events.Event, txs []ledger.Transaction) error {
 	if err := db.insertEvents(ctx, q, evs); err != nil {
 		return err
 	}

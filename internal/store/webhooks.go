@@ -16,7 +16,7 @@ import (
 // insertEvents writes events and, in the same transaction, one pending
 // delivery per enabled endpoint of the merchant subscribed to the type (and
 // of the event's mode): an event is never committed without its deliveries.
-func (db *DB) insertEvents(ctx context.Context, q queryer, evs []events.Event) error {
+func (db *DB) insertEvents(ctx context.Context, q execer, evs []events.Event) error {
 	const fanOut = `INSERT INTO webhook_deliveries (endpoint_id, event_id, merchant_id, status, next_attempt_at, created_at, updated_at)
 		SELECT w.id, $1, w.merchant_id, 'pending', $7, $7, $7 FROM webhook_endpoints w
 		WHERE w.merchant_id = $2 AND w.status = 'enabled' AND w.livemode = $5 AND (w.enabled_events = '*' OR w.enabled_events LIKE $8)`
