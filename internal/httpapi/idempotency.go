@@ -58,7 +58,10 @@ func (b *bufferedWriter) Write(p []byte) (int, error) {
 //
 // seal, when not nil, encrypts the stored answer: for routes whose answer
 // shows a secret, which must not sit in the database in clear.
-func idempotent(log *slog.Logger, keys IdempotencyStore, lease time.Duration, seal Sealer, next http.Handler) http.Handler {
+//
+// deferClaim, for routes that create an object, leaves the claim to the
+// transaction that creates it (see idempotency.Record.Unclaimed).
+func idempotent(log *slog.Logger, keys IdempotencyStore, lease time.Duration, seal Sealer, deferClaim bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost && r.Method != http.MethodPatch && r.Method != http.MethodDelete {
 			next.ServeHTTP(w, r)
@@ -95,6 +98,87 @@ func idempotent(log *slog.Logger, keys IdempotencyStore, lease time.Duration, se
 			MerchantID: merchantID, Key: key, Method: r.Method, Path: r.URL.Path,
 			RequestHash: idempotency.Hash(body), CreatedAt: now, LockedUntil: now.Add(lease),
 		}
+		// run serves the request under attempt into a buffer. owns tells
+		// whether this request's key row exists (claimed, or inserted by
+		// the creating transaction), so that a panic releases only a row
+		// of its own.
+		run := func(ctx context.Context, attempt idempotency.Attempt, owns func() bool) *bufferedWriter {
+			buf := &bufferedWriter{header: w.Header()}
+			r.Body = io.NopCloser(bytes.NewReader(body)) // each run reads it anew
+			completed := false
+			defer func() {
+				if !completed && owns() { // a panic: let a retry resume at once
+					_ = keys.ReleaseIdempotencyKey(context.WithoutCancel(ctx), merchantID, key)
+				}
+			}()
+			next.ServeHTTP(buf, r.WithContext(idempotency.With(ctx, attempt)))
+			completed = true
+			if buf.status == 0 {
+				buf.status = http.StatusOK
+			}
+			return buf
+		}
+		// keep stores the answer (or lets the key go), then sends it.
+		keep := func(buf *bufferedWriter) {
+			// The answer is kept (or the key let go) even if the deadline passed.
+			sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer scancel()
+			var err error
+			switch {
+			case idempotency.Stored(buf.status):
+				var stored []byte
+				if stored, err = sealAnswer(seal, merchantID, key, buf.body.Bytes()); err == nil {
+					err = keys.CompleteIdempotencyKey(sctx, merchantID, key, idempotency.Response{Status: buf.status, Body: stored})
+				}
+			case idempotency.Forgotten(buf.status):
+				err = keys.ForgetIdempotencyKey(sctx, merchantID, key)
+			default:
+				err = keys.ReleaseIdempotencyKey(sctx, merchantID, key)
+			}
+			if err != nil {
+				// The answer was not stored: a retry resumes the request, which
+				// finds its work done and answers the same.
+				log.WarnContext(ctx, "idempotency key not updated", "idempotency_key", key, "error", err.Error())
+			}
+			send(w, buf)
+		}
+
+		if deferClaim {
+			// A create claims its key in the transaction that creates the
+			// object: no commit of its own before the request runs. Only
+			// when that transaction finds the key taken does the request
+			// go through the claim below.
+			urec := rec
+			urec.Unclaimed = true
+			uctx, u := idempotency.WithUnclaimed(ctx)
+			buf := run(uctx, idempotency.Attempt{MerchantID: merchantID, Key: key, Record: urec}, u.Inserted)
+			switch {
+			case u.Taken():
+				// Another request has the key: answer as the claim says.
+			case u.Inserted():
+				keep(buf)
+				return
+			case !idempotency.Stored(buf.status):
+				// Failed validation, or a server error before anything was
+				// written: nothing to keep, and no key to let go.
+				send(w, buf)
+				return
+			default:
+				// An answer to keep (a state conflict) without an object:
+				// claim the key now to keep it, unless another request
+				// took the key meanwhile.
+				claim, err := keys.ClaimIdempotencyKey(ctx, rec)
+				if err != nil {
+					respondErr(w, r, log, err)
+					return
+				}
+				if claim.Outcome == idempotency.Started {
+					keep(buf)
+					return
+				}
+			}
+		}
+
 		claim, err := keys.ClaimIdempotencyKey(ctx, rec)
 		if err != nil {
 			respondErr(w, r, log, err)
@@ -127,41 +211,15 @@ func idempotent(log *slog.Logger, keys IdempotencyStore, lease time.Duration, se
 		if attempt.Resumed {
 			log.InfoContext(ctx, "resuming an interrupted request", "idempotency_key", key, "resource_id", claim.ResourceID)
 		}
-		buf := &bufferedWriter{header: w.Header()}
-		completed := false
-		defer func() {
-			if !completed { // a panic: let a retry resume at once
-				_ = keys.ReleaseIdempotencyKey(context.WithoutCancel(ctx), merchantID, key)
-			}
-		}()
-		next.ServeHTTP(buf, r.WithContext(idempotency.With(ctx, attempt)))
-		completed = true
-		if buf.status == 0 {
-			buf.status = http.StatusOK
-		}
-		// The answer is kept (or the key let go) even if the deadline passed.
-		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer scancel()
-		switch {
-		case idempotency.Stored(buf.status):
-			var stored []byte
-			if stored, err = sealAnswer(seal, merchantID, key, buf.body.Bytes()); err == nil {
-				err = keys.CompleteIdempotencyKey(sctx, merchantID, key, idempotency.Response{Status: buf.status, Body: stored})
-			}
-		case idempotency.Forgotten(buf.status):
-			err = keys.ForgetIdempotencyKey(sctx, merchantID, key)
-		default:
-			err = keys.ReleaseIdempotencyKey(sctx, merchantID, key)
-		}
-		if err != nil {
-			// The answer was not stored: a retry resumes the request, which
-			// finds its work done and answers the same.
-			log.WarnContext(ctx, "idempotency key not updated", "idempotency_key", key, "error", err.Error())
-		}
-		w.Header().Set("Content-Length", strconv.Itoa(buf.body.Len()))
-		w.WriteHeader(buf.status)
-		_, _ = w.Write(buf.body.Bytes())
+		keep(run(ctx, attempt, func() bool { return true }))
 	})
+}
+
+// send writes a buffered answer.
+func send(w http.ResponseWriter, buf *bufferedWriter) {
+	w.Header().Set("Content-Length", strconv.Itoa(buf.body.Len()))
+	w.WriteHeader(buf.status)
+	_, _ = w.Write(buf.body.Bytes())
 }
 
 // Sealer encrypts data bound to a name (vault.Keyring).

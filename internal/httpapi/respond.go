@@ -10,6 +10,7 @@ import (
 	"net/http"
 
 	"github.com/paygate/paygate/internal/apierror"
+	"github.com/paygate/paygate/internal/idempotency"
 	"github.com/paygate/paygate/internal/logging"
 	"github.com/paygate/paygate/internal/store"
 )
@@ -97,6 +98,12 @@ var kindStatus = map[apierror.Kind]struct {
 // may hold SQL or internals and never reaches the client.
 func respondErr(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	e, ok := apierror.As(err)
+	if !ok && errors.Is(err, idempotency.ErrKeyTaken) {
+		// Normally caught by the idempotency middleware, which answers
+		// from the key's claim instead.
+		e, ok = &apierror.Error{Kind: apierror.KindConflict, Code: "idempotency_key_in_use",
+			Message: "A request with this Idempotency-Key is still being processed; retry after it finishes."}, true
+	}
 	if !ok {
 		if store.IsUnavailable(err) {
 			log.ErrorContext(r.Context(), "database unavailable", "error", err.Error())

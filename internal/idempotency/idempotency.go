@@ -10,7 +10,9 @@ package idempotency
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -66,7 +68,50 @@ type Record struct {
 	RequestHash []byte
 	CreatedAt   time.Time
 	LockedUntil time.Time
+	// Unclaimed: the key is not in the database yet. The transaction that
+	// creates the request's object inserts it, in the same commit, and
+	// fails with ErrKeyTaken when another request has it: a create needs
+	// no claim of its own before it runs.
+	Unclaimed bool
 }
+
+// ErrKeyTaken is returned by a creating transaction whose unclaimed key
+// turned out to be in the database already.
+var ErrKeyTaken = errors.New("idempotency: the key is already in use")
+
+// Unclaimed tells, for a request whose key was unclaimed, what became of
+// it while the request ran: whether the creating transaction committed it,
+// or found it taken.
+type Unclaimed struct {
+	inserted atomic.Bool
+	taken    atomic.Bool
+}
+
+type unclaimedKey struct{}
+
+// WithUnclaimed returns ctx carrying a fresh Unclaimed, and it.
+func WithUnclaimed(ctx context.Context) (context.Context, *Unclaimed) {
+	u := &Unclaimed{}
+	return context.WithValue(ctx, unclaimedKey{}, u), u
+}
+
+// MarkInserted records that the creating transaction committed the key.
+func MarkInserted(ctx context.Context) {
+	if u, ok := ctx.Value(unclaimedKey{}).(*Unclaimed); ok {
+		u.inserted.Store(true)
+	}
+}
+
+// MarkTaken records that the key was found taken.
+func MarkTaken(ctx context.Context) {
+	if u, ok := ctx.Value(unclaimedKey{}).(*Unclaimed); ok {
+		u.taken.Store(true)
+	}
+}
+
+// Inserted and Taken read what was recorded.
+func (u *Unclaimed) Inserted() bool { return u.inserted.Load() }
+func (u *Unclaimed) Taken() bool    { return u.taken.Load() }
 
 // Response is a stored answer, replayed byte for byte.
 type Response struct {

@@ -6,7 +6,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/paygate/paygate/internal/idempotency"
 )
@@ -17,8 +20,9 @@ import (
 // claims of one key exactly one is Started (or Resumed): the insert, or the
 // row lock taken to examine an existing row, serializes them.
 //
-// A first claim, the common case, is one statement that does not wait for
-// the disk. Losing it in a database crash (not a paygate crash: the
+// (Creates skip this: their transaction inserts the key; see
+// idempotency.Record.Unclaimed.) A first claim is one statement that does
+// not wait for the disk. Losing it in a database crash (not a paygate crash: the
 // database has it) costs nothing: the transaction that creates a payment or
 // refund writes the key again, durably (linkIdempotencyKey), and a claim
 // that made nothing needs no record.
@@ -148,6 +152,16 @@ func linkIdempotencyKey(ctx context.Context, tx execer, rec *idempotency.Record,
 	if rec == nil {
 		return nil
 	}
+	if rec.Unclaimed {
+		// A plain insert: an existing key fails the whole transaction,
+		// which keyResult turns into idempotency.ErrKeyTaken.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (merchant_id, key, method, path, request_hash, locked_until, created_at, resource_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			rec.MerchantID, rec.Key, rec.Method, rec.Path, rec.RequestHash, rec.LockedUntil, rec.CreatedAt, resourceID); err != nil {
+			return fmt.Errorf("insert idempotency key: %w", err)
+		}
+		return nil
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (merchant_id, key, method, path, request_hash, locked_until, created_at, resource_id)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (merchant_id, key) DO UPDATE SET resource_id = excluded.resource_id`,
@@ -155,4 +169,25 @@ func linkIdempotencyKey(ctx context.Context, tx execer, rec *idempotency.Record,
 		return fmt.Errorf("link idempotency key: %w", err)
 	}
 	return nil
+}
+
+// keyResult reports, for an unclaimed key, what the creating transaction's
+// result means: committed, the key is in; a unique violation on the key,
+// another request has it (idempotency.ErrKeyTaken).
+func keyResult(ctx context.Context, rec *idempotency.Record, err error) error {
+	if rec == nil || !rec.Unclaimed {
+		return err
+	}
+	if err == nil {
+		idempotency.MarkInserted(ctx)
+		return nil
+	}
+	var pgErr *pgconn.PgError
+	taken := errors.As(err, &pgErr) && pgErr.Code == "23505" && strings.HasPrefix(pgErr.ConstraintName, "idempotency_keys")
+	taken = taken || strings.Contains(err.Error(), "UNIQUE constraint failed: idempotency_keys")
+	if taken {
+		idempotency.MarkTaken(ctx)
+		return idempotency.ErrKeyTaken
+	}
+	return err
 }

@@ -163,9 +163,9 @@ func (db *DB) CreatePayment(ctx context.Context, p *payments.Payment, newMethod 
 		return db.insertWrites(ctx, tx, evs, nil)
 	}
 	if db.backend == Postgres {
-		return db.pgPipelined(ctx, nil, nil, write) // one round trip
+		return keyResult(ctx, p.Idempotency, db.pgPipelined(ctx, nil, nil, write)) // one round trip
 	}
-	return db.tx(ctx, func(tx *sql.Tx) error { return write(tx) })
+	return keyResult(ctx, p.Idempotency, db.tx(ctx, func(tx *sql.Tx) error { return write(tx) }))
 }
 
 // Payment implements payments.Store.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/paygate/paygate/internal/events"
+	"github.com/paygate/paygate/internal/idempotency"
 	"github.com/paygate/paygate/internal/ledger"
 	"github.com/paygate/paygate/internal/payments"
 	"github.com/paygate/paygate/internal/refunds"
@@ -67,6 +68,7 @@ func writeRefundAmounts(ctx context.Context, tx *sql.Tx, p *payments.Payment) er
 // BeginRefund implements refunds.Store.
 func (db *DB) BeginRefund(ctx context.Context, merchantID, paymentID string, fn func(p *payments.Payment) (*refunds.Refund, refunds.Writes, error)) (*refunds.Refund, error) {
 	var out *refunds.Refund
+	var rec *idempotency.Record
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		p, err := db.lockRefundPayment(ctx, tx, merchantID, paymentID)
 		if err != nil {
@@ -87,6 +89,7 @@ func (db *DB) BeginRefund(ctx context.Context, merchantID, paymentID string, fn 
 			r.Livemode, r.CreatedAt, r.UpdatedAt); err != nil {
 			return fmt.Errorf("insert refund: %w", err)
 		}
+		rec = r.Idempotency
 		if err := linkIdempotencyKey(ctx, tx, r.Idempotency, r.ID); err != nil {
 			return err
 		}
@@ -96,7 +99,10 @@ func (db *DB) BeginRefund(ctx context.Context, merchantID, paymentID string, fn 
 		out = r
 		return db.insertWrites(ctx, tx, w.Events, w.Ledger)
 	})
-	return out, err
+	if err = keyResult(ctx, rec, err); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // FinishRefund implements refunds.Store.
