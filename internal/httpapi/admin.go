@@ -86,17 +86,7 @@ func handleKeyRevoke(log *slog.Logger, accounts Accounts) http.Handler {
 func handleAuditList(log *slog.Logger, lister audit.Lister) http.Handler {
 	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		var q audit.ListQuery
-		pg, err := parseList(r.URL.Query(), ids.Audit, func(name, val string) (bool, error) {
-			switch name {
-			case "action":
-				q.Action = val
-			case "object_id":
-				q.ObjectID = val
-			default:
-				return false, nil
-			}
-			return true, nil
-		})
+		pg, err := parseList(r.URL.Query(), ids.Audit, stringFilters(map[string]*string{"action": &q.Action, "object_id": &q.ObjectID}))
 		if err != nil {
 			return err
 		}

@@ -151,7 +151,7 @@ func idempotent(log *slog.Logger, keys IdempotencyStore, lease time.Duration, se
 			urec := rec
 			urec.Unclaimed = true
 			uctx, u := idempotency.WithUnclaimed(ctx)
-			buf := run(uctx, idempotency.Attempt{MerchantID: merchantID, Key: key, Record: urec}, u.Inserted)
+			buf := run(uctx, idempotency.Attempt{Record: urec}, u.Inserted)
 			switch {
 			case u.Taken():
 				// Another request has the key: answer as the claim says.
@@ -206,8 +206,7 @@ func idempotent(log *slog.Logger, keys IdempotencyStore, lease time.Duration, se
 				Message: "This Idempotency-Key was already used with a different request (method, path or body)."})
 			return
 		}
-		attempt := idempotency.Attempt{MerchantID: merchantID, Key: key, Resumed: claim.Outcome == idempotency.Resumed,
-			ResourceID: claim.ResourceID, Record: rec}
+		attempt := idempotency.Attempt{Resumed: claim.Outcome == idempotency.Resumed, ResourceID: claim.ResourceID, Record: rec}
 		if attempt.Resumed {
 			log.InfoContext(ctx, "resuming an interrupted request", "idempotency_key", key, "resource_id", claim.ResourceID)
 		}

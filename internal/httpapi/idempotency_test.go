@@ -119,12 +119,8 @@ func TestIdempotencyValidationNotStored(t *testing.T) {
 		}
 		// Malformed keys.
 		long := strings.Repeat("k", 256)
-		h.request("POST", "/v1/payments", h.keyA, map[string]any{"amount": 5, "currency": "usd"}) // no key: fine
-		for _, k := range []string{long} {
-			r, b := h.request("POST", "/v1/payments", h.keyA, map[string]any{"amount": 5, "currency": "usd"}, "Idempotency-Key", k)
-			if r.StatusCode != 400 || !strings.Contains(string(b), `"param":"Idempotency-Key"`) {
-				t.Errorf("key of %d chars: %d %s", len(k), r.StatusCode, b)
-			}
+		if r, b := h.request("POST", "/v1/payments", h.keyA, map[string]any{"amount": 5, "currency": "usd"}, "Idempotency-Key", long); r.StatusCode != 400 || !strings.Contains(string(b), `"param":"Idempotency-Key"`) {
+			t.Errorf("key of %d chars: %d %s", len(long), r.StatusCode, b)
 		}
 		if r, _ := h.request("POST", "/v1/payments", h.keyA, map[string]any{"amount": 5, "currency": "usd"}, "Idempotency-Key", strings.Repeat("k", 255)); r.StatusCode != 201 {
 			t.Errorf("a 255-character key: %d", r.StatusCode)

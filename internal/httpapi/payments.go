@@ -140,6 +140,17 @@ func parseList(v url.Values, idPrefix string, filter func(name, val string) (boo
 	return p, nil
 }
 
+// stringFilters is a parseList filter for parameters taken as given.
+func stringFilters(fields map[string]*string) func(name, val string) (bool, error) {
+	return func(name, val string) (bool, error) {
+		dst, ok := fields[name]
+		if ok {
+			*dst = val
+		}
+		return ok, nil
+	}
+}
+
 func parsePaymentList(v url.Values) (payments.ListQuery, error) {
 	var q payments.ListQuery
 	pg, err := parseList(v, ids.Payment, func(name, val string) (bool, error) {

@@ -168,8 +168,8 @@ func TestTenancySweep(t *testing.T) {
 				if r.StatusCode != 404 || !strings.Contains(string(b), `"resource_missing"`) {
 					t.Errorf("%s %s with B's key: %d %s", method, p, r.StatusCode, b)
 				}
-				for _, secret := range []string{h.merchant, "Merchant A", pay + `"`, "4000056655665556", "5556"} {
-					if secret != pay+`"` && strings.Contains(string(b), secret) {
+				for _, secret := range []string{h.merchant, "Merchant A", "4000056655665556", "5556"} {
+					if strings.Contains(string(b), secret) {
 						t.Errorf("%s %s: the 404 reveals %q: %s", method, p, secret, b)
 					}
 				}

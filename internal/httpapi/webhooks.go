@@ -33,22 +33,12 @@ func getEvent(st EventStore) func(ctx context.Context, acct payments.Account, id
 func handleEventList(log *slog.Logger, st EventStore) http.Handler {
 	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		var q events.ListQuery
-		pg, err := parseList(r.URL.Query(), ids.Event, func(name, val string) (bool, error) {
-			switch name {
-			case "type":
-				if !slices.Contains(events.Types(), val) {
-					return true, apierror.Invalid("parameter_invalid", "type", "%q is not an event type.", truncate(val, 60))
-				}
-				q.Type = val
-			case "object_id":
-				q.ObjectID = val
-			default:
-				return false, nil
-			}
-			return true, nil
-		})
+		pg, err := parseList(r.URL.Query(), ids.Event, stringFilters(map[string]*string{"type": &q.Type, "object_id": &q.ObjectID}))
 		if err != nil {
 			return err
+		}
+		if q.Type != "" && !slices.Contains(events.Types(), q.Type) {
+			return apierror.Invalid("parameter_invalid", "type", "%q is not an event type.", truncate(q.Type, 60))
 		}
 		q.Limit, q.StartingAfter, q.EndingBefore = pg.Limit, pg.StartingAfter, pg.EndingBefore
 		evs, more, err := st.Events(r.Context(), accountFrom(r.Context()).MerchantID, q)

@@ -31,8 +31,6 @@ const Retention = 24 * time.Hour
 
 // Attempt describes the request being served under an idempotency key.
 type Attempt struct {
-	MerchantID string
-	Key        string
 	// Resumed is set when an earlier attempt with this key started and did
 	// not finish: it died (its lease ran out) or failed with a server
 	// error. Its effects, if any, are in the database.
@@ -40,8 +38,8 @@ type Attempt struct {
 	// ResourceID is the object the earlier attempt created, if it got that
 	// far: a payment or a refund.
 	ResourceID string
-	// Record is the key as claimed; the transaction that creates an object
-	// writes it again, durably, with the object's id (see the store).
+	// Record is the key (empty Key: the request has none); the transaction
+	// that creates an object writes it with the object's id (see the store).
 	Record Record
 }
 

@@ -193,7 +193,7 @@ func (s *Service) Create(ctx context.Context, acct Account, in CreateParams) (*P
 		}
 		return s.confirm(ctx, acct, p.ID, ConfirmParams{}, sec)
 	}
-	if at := idempotency.From(ctx); at.Key != "" {
+	if at := idempotency.From(ctx); at.Record.Key != "" {
 		p.Idempotency = &at.Record
 	}
 	var newMethod *Method

@@ -159,7 +159,7 @@ func (s *Service) Create(ctx context.Context, acct payments.Account, in CreatePa
 		r := &Refund{ID: ids.New(ids.Refund), Object: "refund", Amount: amount, Currency: p.Currency, PaymentID: p.ID,
 			Status: Pending, Metadata: map[string]string{}, Livemode: p.Livemode, CreatedAt: now, UpdatedAt: now, MerchantID: p.MerchantID,
 		}
-		if at := idempotency.From(ctx); at.Key != "" {
+		if at := idempotency.From(ctx); at.Record.Key != "" {
 			r.Idempotency = &at.Record
 		}
 		if in.Reason != nil {

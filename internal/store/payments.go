@@ -170,11 +170,7 @@ func (db *DB) CreatePayment(ctx context.Context, p *payments.Payment, newMethod 
 
 // Payment implements payments.Store.
 func (db *DB) Payment(ctx context.Context, merchantID, id string) (*payments.Payment, error) {
-	p, err := scanPayment(db.r.QueryRowContext(ctx, `SELECT `+paymentColumns+paymentFrom+` WHERE p.merchant_id = $1 AND p.id = $2`, merchantID, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, payments.ErrNotFound
-	}
-	return p, err
+	return queryOne(ctx, db.r, scanPayment, payments.ErrNotFound, `SELECT `+paymentColumns+paymentFrom+` WHERE p.merchant_id = $1 AND p.id = $2`, merchantID, id)
 }
 
 // Payments implements payments.Store: a page of payments, newest first, and
@@ -266,11 +262,7 @@ func nullBytes(b []byte) any {
 // customer link holds the token with this hash, of any merchant (the token
 // is the credential).
 func (db *DB) PaymentByActionToken(ctx context.Context, hash []byte) (*payments.Payment, error) {
-	p, err := scanPayment(db.r.QueryRowContext(ctx, `SELECT `+paymentColumns+paymentFrom+` WHERE p.action_token_hash = $1`, hash))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, payments.ErrNotFound
-	}
-	return p, err
+	return queryOne(ctx, db.r, scanPayment, payments.ErrNotFound, `SELECT `+paymentColumns+paymentFrom+` WHERE p.action_token_hash = $1`, hash)
 }
 
 // ExpiredActions implements payments.Store: payments whose customer link
@@ -278,6 +270,16 @@ func (db *DB) PaymentByActionToken(ctx context.Context, hash []byte) (*payments.
 func (db *DB) ExpiredActions(ctx context.Context, cutoff time.Time, limit int) ([]*payments.Payment, error) {
 	return queryAll(ctx, db.r, scanPayment, `SELECT `+paymentColumns+paymentFrom+
 		` WHERE p.status = 'requires_action' AND p.action_expires_at < $1 ORDER BY p.action_expires_at LIMIT $2`, cutoff, limit)
+}
+
+// queryOne runs a query for one row; no row is notFound.
+func queryOne[T any](ctx context.Context, q queryer, scan func(scanner) (T, error), notFound error, query string, args ...any) (T, error) {
+	v, err := scan(q.QueryRowContext(ctx, query, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		var zero T
+		return zero, notFound
+	}
+	return v, err
 }
 
 // queryAll runs a query and scans every row.

@@ -145,11 +145,7 @@ func (db *DB) FinishRefund(ctx context.Context, merchantID, refundID string, fn 
 
 // Refund implements refunds.Store.
 func (db *DB) Refund(ctx context.Context, merchantID, id string) (*refunds.Refund, error) {
-	r, err := scanRefund(db.r.QueryRowContext(ctx, `SELECT `+refundColumns+` FROM refunds r WHERE r.merchant_id = $1 AND r.id = $2`, merchantID, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, refunds.ErrNotFound
-	}
-	return r, err
+	return queryOne(ctx, db.r, scanRefund, refunds.ErrNotFound, `SELECT `+refundColumns+` FROM refunds r WHERE r.merchant_id = $1 AND r.id = $2`, merchantID, id)
 }
 
 // Refunds implements refunds.Store.

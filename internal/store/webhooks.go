@@ -47,10 +47,14 @@ func (db *DB) insertEvents(ctx context.Context, q execer, evs []events.Event) er
 
 const eventColumns = `e.id, e.merchant_id, e.type, e.object_id, e.livemode, e.data, e.created_at`
 
-func scanEvent(row scanner) (*events.Event, error) {
+func scanEvent(row scanner) (*events.Event, error) { return scanEventAfter(row) }
+
+// scanEventAfter scans a row whose last columns are eventColumns, the
+// columns before them into before.
+func scanEventAfter(row scanner, before ...any) (*events.Event, error) {
 	var e events.Event
 	var data string
-	if err := row.Scan(&e.ID, &e.MerchantID, &e.Type, &e.ObjectID, &e.Livemode, &data, &e.CreatedAt); err != nil {
+	if err := row.Scan(append(before, &e.ID, &e.MerchantID, &e.Type, &e.ObjectID, &e.Livemode, &data, &e.CreatedAt)...); err != nil {
 		return nil, err
 	}
 	e.Object, e.CreatedAt = "event", e.CreatedAt.UTC()
@@ -62,11 +66,7 @@ func scanEvent(row scanner) (*events.Event, error) {
 
 // Event returns one of a merchant's events.
 func (db *DB) Event(ctx context.Context, merchantID, id string) (*events.Event, error) {
-	e, err := scanEvent(db.r.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.merchant_id = $1 AND e.id = $2`, merchantID, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, events.ErrNotFound
-	}
-	return e, err
+	return queryOne(ctx, db.r, scanEvent, events.ErrNotFound, `SELECT `+eventColumns+` FROM events e WHERE e.merchant_id = $1 AND e.id = $2`, merchantID, id)
 }
 
 // Events returns a page of a merchant's events, newest first.
@@ -301,23 +301,15 @@ func (db *DB) ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, li
 				return err
 			}
 			var d webhooks.Due
-			var e *events.Event
-			row := tx.QueryRowContext(ctx, `SELECT d.attempts, d.created_at, w.url, w.merchant_id, w.secret_key_id, w.secret_dek, w.secret_data,
-				w.previous_key_id, w.previous_dek, w.previous_data, w.previous_expires_at, `+eventColumns+`
-				FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id JOIN events e ON e.id = d.event_id
-				WHERE d.endpoint_id = $1 AND d.event_id = $2`, k.endpoint, k.event)
 			var prevKey sql.NullString
 			var prevExp sql.NullTime
-			var ev events.Event
-			var data string
-			if err := row.Scan(&d.Attempt, &d.CreatedAt, &d.URL, &d.MerchantID, &d.Sealed.KeyID, &d.Sealed.DEK, &d.Sealed.Data,
-				&prevKey, &d.Previous.DEK, &d.Previous.Data, &prevExp,
-				&ev.ID, &ev.MerchantID, &ev.Type, &ev.ObjectID, &ev.Livemode, &data, &ev.CreatedAt); err != nil {
-				return err
-			}
-			e = &ev
-			e.Object, e.CreatedAt = "event", e.CreatedAt.UTC()
-			if err := json.Unmarshal([]byte(data), &e.Data); err != nil {
+			e, err := scanEventAfter(tx.QueryRowContext(ctx, `SELECT d.attempts, d.created_at, w.url, w.secret_key_id, w.secret_dek, w.secret_data,
+				w.previous_key_id, w.previous_dek, w.previous_data, w.previous_expires_at, `+eventColumns+`
+				FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id JOIN events e ON e.id = d.event_id
+				WHERE d.endpoint_id = $1 AND d.event_id = $2`, k.endpoint, k.event),
+				&d.Attempt, &d.CreatedAt, &d.URL, &d.Sealed.KeyID, &d.Sealed.DEK, &d.Sealed.Data,
+				&prevKey, &d.Previous.DEK, &d.Previous.Data, &prevExp)
+			if err != nil {
 				return err
 			}
 			d.EndpointID, d.Event = k.endpoint, *e

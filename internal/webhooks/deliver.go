@@ -39,7 +39,6 @@ func DefaultConfig() Config {
 // Due is a claimed delivery, with what sending it takes.
 type Due struct {
 	EndpointID        string
-	MerchantID        string
 	Attempt           int // this attempt's number, from 1
 	CreatedAt         time.Time
 	URL               string
