@@ -32,7 +32,9 @@ func cardData(s string) string {
 			}
 		}
 	}
-	for _, c := range []string{`"cvc"`, `cvc=`, `"` + testCVC + `"`, `"` + testAmexCVC + `"`} {
+	// " cvc=" is the text log format's key; without the space a random
+	// base64 value (a webhook secret) can end in "cvc=".
+	for _, c := range []string{`"cvc"`, ` cvc=`, `"` + testCVC + `"`, `"` + testAmexCVC + `"`} {
 		if strings.Contains(s, c) {
 			return "CVC " + c
 		}
