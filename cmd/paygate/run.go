@@ -103,7 +103,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 func openDB(ctx context.Context, cfg config.Config, doMigrate bool) (*store.DB, error) {
-	db, err := store.Open(ctx, cfg.DatabaseURL, store.Options{})
+	db, err := store.Open(ctx, cfg.DatabaseURL, store.Options{MaxConns: cfg.DatabaseMaxConns})
 	if err != nil {
 		return nil, fmt.Errorf("database: %w", err)
 	}

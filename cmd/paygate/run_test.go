@@ -64,6 +64,8 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"PAYGATE_AUTO_MIGRATE": "maybe"}, "PAYGATE_AUTO_MIGRATE"},
 		{map[string]string{"PAYGATE_PUBLIC_URL": "not a url"}, "PAYGATE_PUBLIC_URL"},
 		{map[string]string{"PAYGATE_CONNECTOR_TIMEOUT": "soon"}, "PAYGATE_CONNECTOR_TIMEOUT"},
+		{map[string]string{"PAYGATE_DATABASE_MAX_CONNS": "0"}, "PAYGATE_DATABASE_MAX_CONNS"},
+		{map[string]string{"PAYGATE_DATABASE_MAX_CONNS": "many"}, "PAYGATE_DATABASE_MAX_CONNS"},
 		{map[string]string{"PAYGATE_RECOVERY_AFTER": "-1s"}, "PAYGATE_RECOVERY_AFTER"},
 		{map[string]string{"PAYGATE_RECOVERY_AFTER": "15s"}, "PAYGATE_RECOVERY_AFTER"}, // under twice the 10 s connector timeout
 		{map[string]string{"PAYGATE_ENV": "production", "PAYGATE_ENCRYPTION_KEYS": strong, "PAYGATE_ADMIN_TOKEN": admin, "PAYGATE_DATABASE_URL": "postgres://db/x", "PAYGATE_TEST_FAULT_POINT": "after_authorize"}, "PAYGATE_TEST_FAULT_POINT"},

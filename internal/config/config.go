@@ -62,6 +62,9 @@ type Config struct {
 	ActionExpiry time.Duration
 	// MetricsToken (PAYGATE_METRICS_TOKEN), when set, protects /metrics.
 	MetricsToken string
+	// DatabaseMaxConns (PAYGATE_DATABASE_MAX_CONNS) sizes the PostgreSQL
+	// connection pool.
+	DatabaseMaxConns int
 }
 
 // Production reports whether the production checks apply.
@@ -225,6 +228,9 @@ func Load(getenv func(string) string) (Config, error) {
 		return c, bad("PAYGATE_ACTION_EXPIRY", "%v", err)
 	}
 	c.MetricsToken = getenv("PAYGATE_METRICS_TOKEN")
+	if c.DatabaseMaxConns, err = strconv.Atoi(get("PAYGATE_DATABASE_MAX_CONNS", "20")); err != nil || c.DatabaseMaxConns < 1 || c.DatabaseMaxConns > 1000 {
+		return c, bad("PAYGATE_DATABASE_MAX_CONNS", "must be a number of connections from 1 to 1000, not %q", get("PAYGATE_DATABASE_MAX_CONNS", ""))
+	}
 	c.FaultPoint = get("PAYGATE_TEST_FAULT_POINT", "")
 	if c.FaultPoint != "" && c.Production() {
 		return c, bad("PAYGATE_TEST_FAULT_POINT", "is for crash tests only and refused in production")
