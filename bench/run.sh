@@ -16,14 +16,16 @@
 #   BENCH_DURATION=60s bash bench/run.sh     # longer
 #
 # Settings (environment): BENCH_DURATION (20s; seconds or minutes: 45, 45s,
-# 2m), BENCH_WARMUP (3s), BENCH_CLIENTS (32), BENCH_PORT (18480, loopback),
+# 2m), BENCH_WARMUP (3s), BENCH_CLIENTS (32), BENCH_PORT (18480, loopback;
+# the next port serves paygate's profiler), BENCH_PROFILE (a file to keep
+# the CPU profile of the PostgreSQL run in, for go tool pprof),
 # BENCH_PGHOST (127.0.0.1), BENCH_PGPORT (5432), BENCH_PGUSER (postgres; the
 # password, if any, from PGPASSWORD), BENCH_DB (paygate_bench: created, and
 # dropped at the end), BENCH_OUT (docs/benchmarks.md), BENCH_NOTE (a remark
 # written into the report), BENCH_TMPDIR (/var/tmp: the work directory, with
 # the SQLite database; it should be on a disk, like PostgreSQL's data).
 #
-# It needs Go, psql, pgbench and jq; pgbench and jq are installed with
+# It needs Go, psql, pgbench, jq and curl; pgbench, jq and curl are installed with
 # apt-get when missing and possible. Everything runs on loopback, stops by
 # itself, and cleans up what it started (by PID) and its database.
 set -euo pipefail
@@ -33,6 +35,7 @@ duration=${BENCH_DURATION:-20s}
 warmup=${BENCH_WARMUP:-3s}
 clients=${BENCH_CLIENTS:-32}
 port=${BENCH_PORT:-18480}
+pprof_port=$((port + 1))
 pghost=${BENCH_PGHOST:-127.0.0.1}
 pgport=${BENCH_PGPORT:-5432}
 pguser=${BENCH_PGUSER:-postgres}
@@ -83,6 +86,7 @@ find_pgbench() {
 command -v go >/dev/null || die "go is needed"
 install_pkg psql postgresql-client
 install_pkg jq jq
+install_pkg curl curl
 pgbench=$(find_pgbench)
 if [ -z "$pgbench" ]; then
   install_pkg pgbench postgresql-contrib
@@ -95,9 +99,11 @@ pg -d postgres -c 'SELECT 1' >/dev/null || die "cannot reach PostgreSQL at $pgho
 urlhost=$pghost
 [ "$pghost" = ::1 ] && urlhost='[::1]'
 pgurl="postgres://$pguser@$urlhost:$pgport/$db?sslmode=disable"
-if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-  die "port $port is in use; set BENCH_PORT"
-fi
+for p in "$port" "$pprof_port"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+    die "port $p is in use; set BENCH_PORT (paygate uses it and the next one, for its profiler)"
+  fi
+done
 
 # Binaries, logs, results and the SQLite database; not in /tmp, often a
 # tmpfs, where SQLite's fsyncs would cost nothing.
@@ -237,6 +243,7 @@ run_paygate() {
     # Capacity is measured, not the rate limiter's ceiling: limits far above
     # any rate reached, with the limiter still in the path.
     PAYGATE_RATE_LIMIT=1000000 PAYGATE_IP_RATE_LIMIT=1000000
+    PAYGATE_PPROF_ADDR="127.0.0.1:$pprof_port"
     "$@"
   )
   env "${env[@]}" "$work/paygate" serve >"$work/server-$name.log" 2>&1 &
@@ -255,10 +262,20 @@ run_paygate() {
     PAYGATE_KEY=$key "${load[@]}" -d "${warm}s" -json >/dev/null 2>"$work/load-$name.err" ||
       { cat "$work/load-$name.err" >&2; die "paygate-load ($name) warm-up failed"; }
   fi
+  # A CPU profile of the server over the measurement (run pg only; the
+  # profiler samples at 100 Hz, a cost of about 1%).
+  local prof_pid=""
+  if [ "$name" = pg ]; then
+    curl -fsS -o "$work/cpu-pg.pprof" "http://127.0.0.1:$pprof_port/debug/pprof/profile?seconds=$secs" &
+    prof_pid=$!
+  fi
   begin_cpu
   PAYGATE_KEY=$key "${load[@]}" "${load_extra[@]}" -d "${secs}s" -json >"$work/load-$name.json" 2>"$work/load-$name.err" ||
     { cat "$work/load-$name.err" "$work/load-$name.json" >&2; tail -n 20 "$work/server-$name.log" >&2; die "paygate-load ($name) failed"; }
   end_cpu "$name"
+  if [ -n "$prof_pid" ]; then
+    wait "$prof_pid" || die "no CPU profile from paygate ($name)"
+  fi
   local hwm
   hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$server_pid/status")
   R[$name.rss]=$(calc "$hwm / 1024" 1)
@@ -325,6 +342,27 @@ verdict_rss() {
   if holds "$1 < 150"; then echo "holds: $1 MiB"; else echo "**missed** by $(calc "$1 - 150" 1) MiB: $1 MiB"; fi
 }
 
+[ -n "${BENCH_PROFILE:-}" ] && cp "$work/cpu-pg.pprof" "$BENCH_PROFILE"
+# The profile, by package (flat: where the samples were) and by function.
+go tool pprof -top -nodecount=100000 "$work/cpu-pg.pprof" >"$work/pprof-top.txt" 2>/dev/null ||
+  die "go tool pprof could not read the CPU profile"
+prof_duration=$(sed -n 's/^Duration: \(.*\)$/\1/p' "$work/pprof-top.txt")
+prof_packages=$(awk '$2 ~ /%$/ && $6 != "" {
+    name = $6; for (i = 7; i <= NF; i++) name = name " " $i
+    slash = 0; for (i = 1; i <= length(name); i++) if (substr(name, i, 1) == "/") slash = i
+    rest = substr(name, slash + 1); dot = index(rest, ".")
+    pkg = dot ? substr(name, 1, slash + dot - 1) : name
+    v = $2; sub(/%$/, "", v); by[pkg] += v
+  } END { for (p in by) printf "%.1f %s\n", by[p], p }' "$work/pprof-top.txt" | sort -rn | head -n 12 |
+  awk '{ printf "| `%s` | %s%% |\n", $2, $1 }')
+# paygate's own functions by cumulative share: what each step of a
+# request costs, database calls included.
+prof_funcs=$(go tool pprof -top -cum -show=github.com/paygate/paygate/ -nodecount=40 "$work/cpu-pg.pprof" 2>/dev/null |
+  awk 'f { name = $6; for (i = 7; i <= NF; i++) name = name " " $i
+           sub(/^github\.com\/paygate\/paygate\/internal\//, "", name); sub(/\[go\.shape.*\]/, "", name)
+           if (name !~ /\.func[0-9.]+$/) printf "| `%s` | %s |\n", name, $5 }
+       /^ *flat +flat%/ { f = 1 }' | head -n 16)
+
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 hypervisor=$(lscpu 2>/dev/null | sed -n 's/^Hypervisor vendor: *//p')
 mem_gib=$(awk '/^MemTotal:/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
@@ -386,6 +424,20 @@ else: the rest of the machine's busy time, other processes included):
 | pgbench, the limit | – | ${R[pgb.pg]} | ${R[pgb.client]} (pgbench) | ${R[pgb.other]} | ${R[pgb.busy]}% |
 | paygate + PostgreSQL | ${R[pg.server]} | ${R[pg.pg]} | ${R[pg.client]} (paygate-load) | ${R[pg.other]} | ${R[pg.busy]}% |
 | paygate + SQLite | ${R[sqlite.server]} | ${R[sqlite.pg]} | ${R[sqlite.client]} (paygate-load) | ${R[sqlite.other]} | ${R[sqlite.busy]}% |
+
+## Where paygate's own CPU goes
+
+A CPU profile of the server (\`PAYGATE_PPROF_ADDR\`, \`/debug/pprof/profile\`) over the
+PostgreSQL run's measurement; $prof_duration (a share of one core over the run's length). By package
+where the samples landed (flat), then by paygate function with everything it calls (cumulative):
+
+| package | share of paygate's CPU |
+|---|---:|
+$prof_packages
+
+| paygate function (and what it calls) | share of paygate's CPU |
+|---|---:|
+$prof_funcs
 
 ## Targets (PostgreSQL)
 

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -316,6 +317,16 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 		w.OnAttempt = m.WebhookAttempt
 		w.Run(jobs)
 	})
+	if cfg.PprofAddr != "" {
+		ln, err := net.Listen("tcp", cfg.PprofAddr)
+		if err != nil {
+			stopJobs()
+			wg.Wait()
+			return fmt.Errorf("PAYGATE_PPROF_ADDR: %w", err)
+		}
+		log.Info("serving Go profiles", "addr", ln.Addr().String())
+		wg.Go(func() { serveProfiles(jobs, ln) })
+	}
 	err = listenAndServe(ctx, cfg, cfg.Addr, handler, log)
 	stopJobs()
 	wg.Wait()
@@ -332,6 +343,24 @@ func faultPoint(log *slog.Logger, point string) func(string) {
 		log.Error("fault point reached; waiting to be killed", "point", p)
 		select {}
 	}
+}
+
+// serveProfiles serves the Go profiler's endpoints on ln until ctx ends.
+// They are on a listener of their own so that the API's routes, timeouts
+// and authentication stay as they are; a CPU profile runs for its seconds.
+func serveProfiles(ctx context.Context, ln net.Listener) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	_ = srv.Serve(ln)
 }
 
 // listenAndServe serves handler on addr until ctx ends, then shuts down

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -66,6 +67,8 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"PAYGATE_CONNECTOR_TIMEOUT": "soon"}, "PAYGATE_CONNECTOR_TIMEOUT"},
 		{map[string]string{"PAYGATE_DATABASE_MAX_CONNS": "0"}, "PAYGATE_DATABASE_MAX_CONNS"},
 		{map[string]string{"PAYGATE_DATABASE_MAX_CONNS": "many"}, "PAYGATE_DATABASE_MAX_CONNS"},
+		{map[string]string{"PAYGATE_PPROF_ADDR": "0.0.0.0:6060"}, "PAYGATE_PPROF_ADDR"},
+		{map[string]string{"PAYGATE_PPROF_ADDR": "6060"}, "PAYGATE_PPROF_ADDR"},
 		{map[string]string{"PAYGATE_RECOVERY_AFTER": "-1s"}, "PAYGATE_RECOVERY_AFTER"},
 		{map[string]string{"PAYGATE_RECOVERY_AFTER": "15s"}, "PAYGATE_RECOVERY_AFTER"}, // under twice the 10 s connector timeout
 		{map[string]string{"PAYGATE_ENV": "production", "PAYGATE_ENCRYPTION_KEYS": strong, "PAYGATE_ADMIN_TOKEN": admin, "PAYGATE_DATABASE_URL": "postgres://db/x", "PAYGATE_TEST_FAULT_POINT": "after_authorize"}, "PAYGATE_TEST_FAULT_POINT"},
@@ -185,6 +188,38 @@ func TestServeDevelopmentSQLite(t *testing.T) {
 	}
 	if err := s2.stop(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The profiler answers on its own loopback address, and not on the API's.
+func TestServeProfiles(t *testing.T) {
+	pprofAddr := freeAddr(t)
+	s := startServe(t, map[string]string{"PAYGATE_ADDR": freeAddr(t), "PAYGATE_PPROF_ADDR": pprofAddr,
+		"PAYGATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "p.db")})
+	get := func(url string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("http://" + pprofAddr + "/debug/pprof/goroutine?debug=1"); code != 200 || !strings.Contains(body, "goroutine profile:") {
+		t.Fatalf("goroutine profile: %d %.200s", code, body)
+	}
+	if code, body := get("http://" + pprofAddr + "/debug/pprof/profile?seconds=1"); code != 200 || len(body) == 0 {
+		t.Fatalf("CPU profile: %d, %d bytes", code, len(body))
+	}
+	if code, _ := get(s.url + "/debug/pprof/goroutine?debug=1"); code != 404 {
+		t.Fatalf("the API's address serves profiles: %d", code)
+	}
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := http.Get("http://" + pprofAddr + "/debug/pprof/"); err == nil {
+		t.Fatal("the profiler still answers after the server stopped")
 	}
 }
 

@@ -65,6 +65,9 @@ type Config struct {
 	// DatabaseMaxConns (PAYGATE_DATABASE_MAX_CONNS) sizes the PostgreSQL
 	// connection pool.
 	DatabaseMaxConns int
+	// PprofAddr (PAYGATE_PPROF_ADDR), when set, is a loopback address where
+	// the Go profiler's endpoints are served, apart from the API.
+	PprofAddr string
 }
 
 // Production reports whether the production checks apply.
@@ -230,6 +233,15 @@ func Load(getenv func(string) string) (Config, error) {
 	c.MetricsToken = getenv("PAYGATE_METRICS_TOKEN")
 	if c.DatabaseMaxConns, err = strconv.Atoi(get("PAYGATE_DATABASE_MAX_CONNS", "20")); err != nil || c.DatabaseMaxConns < 1 || c.DatabaseMaxConns > 1000 {
 		return c, bad("PAYGATE_DATABASE_MAX_CONNS", "must be a number of connections from 1 to 1000, not %q", get("PAYGATE_DATABASE_MAX_CONNS", ""))
+	}
+	if c.PprofAddr = get("PAYGATE_PPROF_ADDR", ""); c.PprofAddr != "" {
+		// Profiles show the program's insides (goroutine stacks, command
+		// line): reachable only from the machine itself, or through a
+		// port-forward.
+		host, _, err := net.SplitHostPort(c.PprofAddr)
+		if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+			return c, bad("PAYGATE_PPROF_ADDR", "must be a loopback host:port, like 127.0.0.1:6060")
+		}
 	}
 	c.FaultPoint = get("PAYGATE_TEST_FAULT_POINT", "")
 	if c.FaultPoint != "" && c.Production() {
