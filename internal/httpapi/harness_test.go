@@ -59,6 +59,8 @@ type options struct {
 	connector func(*sandbox.Connector) connectors.Connector
 	lease     time.Duration
 	limiter   httpapi.Limiter
+	// keys, when set, wraps the idempotency store the API uses.
+	keys func(httpapi.IdempotencyStore) httpapi.IdempotencyStore
 }
 
 func startWith(t *testing.T, backend string, opt options) *harness {
@@ -88,8 +90,12 @@ func startWith(t *testing.T, backend string, opt options) *harness {
 	}
 	refs := refunds.NewService(db, conn, log)
 	hooks := webhooks.NewService(db, keys, false)
+	var idem httpapi.IdempotencyStore = db
+	if opt.keys != nil {
+		idem = opt.keys(db)
+	}
 	handler = httpapi.NewServer(log, httpapi.Config{AdminToken: adminToken, OpenAPI: doc, Lease: opt.lease, Limiter: opt.limiter, Sealer: keys},
-		pay, refs, hooks, db, db, db, db, db)
+		pay, refs, hooks, db, idem, db, db, db)
 	h := &harness{t: t, url: srv.URL, db: db, logs: logs, spec: newOpenAPIChecker(t), sandbox: sb, pay: pay, refs: refs, keys: keys}
 	t.Cleanup(h.assertNoCardData)
 	var m map[string]any

@@ -102,7 +102,11 @@ func idempotent(log *slog.Logger, keys IdempotencyStore, lease time.Duration, se
 		// whether this request's key row exists (claimed, or inserted by
 		// the creating transaction), so that a panic releases only a row
 		// of its own.
-		run := func(ctx context.Context, attempt idempotency.Attempt, owns func() bool) *bufferedWriter {
+		run := func(ctx context.Context, attempt idempotency.Attempt, owns func() bool) (*bufferedWriter, *idempotency.Answer) {
+			var answer *idempotency.Answer
+			if seal == nil { // a sealed answer is stored only here, sealed
+				ctx, answer = idempotency.WithAnswer(ctx, merchantID, key)
+			}
 			buf := &bufferedWriter{header: w.Header()}
 			r.Body = io.NopCloser(bytes.NewReader(body)) // each run reads it anew
 			completed := false
@@ -116,10 +120,14 @@ func idempotent(log *slog.Logger, keys IdempotencyStore, lease time.Duration, se
 			if buf.status == 0 {
 				buf.status = http.StatusOK
 			}
-			return buf
+			return buf, answer
 		}
 		// keep stores the answer (or lets the key go), then sends it.
-		keep := func(buf *bufferedWriter) {
+		keep := func(buf *bufferedWriter, answer *idempotency.Answer) {
+			if answer.Written(buf.status, buf.body.Bytes()) {
+				send(w, buf) // stored in the result's own transaction
+				return
+			}
 			// The answer is kept (or the key let go) even if the deadline passed.
 			sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer scancel()
@@ -151,12 +159,12 @@ func idempotent(log *slog.Logger, keys IdempotencyStore, lease time.Duration, se
 			urec := rec
 			urec.Unclaimed = true
 			uctx, u := idempotency.WithUnclaimed(ctx)
-			buf := run(uctx, idempotency.Attempt{Record: urec}, u.Inserted)
+			buf, answer := run(uctx, idempotency.Attempt{Record: urec}, u.Inserted)
 			switch {
 			case u.Taken():
 				// Another request has the key: answer as the claim says.
 			case u.Inserted():
-				keep(buf)
+				keep(buf, answer)
 				return
 			case !idempotency.Stored(buf.status):
 				// Failed validation, or a server error before anything was
@@ -173,7 +181,7 @@ func idempotent(log *slog.Logger, keys IdempotencyStore, lease time.Duration, se
 					return
 				}
 				if claim.Outcome == idempotency.Started {
-					keep(buf)
+					keep(buf, nil)
 					return
 				}
 			}

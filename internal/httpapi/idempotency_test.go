@@ -11,6 +11,8 @@ import (
 
 	"github.com/paygate/paygate/internal/connectors"
 	"github.com/paygate/paygate/internal/connectors/sandbox"
+	"github.com/paygate/paygate/internal/httpapi"
+	"github.com/paygate/paygate/internal/idempotency"
 	"github.com/paygate/paygate/internal/payments"
 	"github.com/paygate/paygate/internal/store/storetest"
 )
@@ -96,6 +98,71 @@ func TestIdempotentReplay(t *testing.T) {
 			t.Errorf("%d refunds, want 1", n)
 		}
 		h.verifyLedger()
+	})
+}
+
+// countingKeys counts the answers the HTTP layer stores itself.
+type countingKeys struct {
+	httpapi.IdempotencyStore
+	mu        sync.Mutex
+	completed []string
+}
+
+func (c *countingKeys) CompleteIdempotencyKey(ctx context.Context, merchantID, key string, resp idempotency.Response) error {
+	c.mu.Lock()
+	c.completed = append(c.completed, key)
+	c.mu.Unlock()
+	return c.IdempotencyStore.CompleteIdempotencyKey(ctx, merchantID, key, resp)
+}
+
+func (c *countingKeys) take() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := c.completed
+	c.completed = nil
+	return k
+}
+
+// A request that ends with the processor's answer stores its own answer in
+// the transaction that records the processor's: no write follows. The
+// answer replays byte for byte. Answers that are not the payment as
+// recorded (a refused capture) are stored after, as before.
+func TestAnswerStoredWithTheResult(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, backend string) {
+		ck := &countingKeys{}
+		h := startWith(t, backend, options{keys: func(s httpapi.IdempotencyStore) httpapi.IdempotencyStore {
+			ck.IdempotencyStore = s
+			return ck
+		}})
+		same := func(name, method, path string, body any, key string, status int) {
+			t.Helper()
+			r1, b1 := h.request(method, path, h.keyA, body, "Idempotency-Key", key)
+			if r1.StatusCode != status {
+				t.Fatalf("%s: %d %s", name, r1.StatusCode, b1)
+			}
+			stored := h.count(`SELECT count(*) FROM idempotency_keys WHERE key = $1 AND response_status = $2 AND locked_until IS NULL`, key, status)
+			r2, b2 := h.request(method, path, h.keyA, body, "Idempotency-Key", key)
+			if stored != 1 || r2.StatusCode != status || !bytes.Equal(b1, b2) || r2.Header.Get("Idempotent-Replayed") != "true" {
+				t.Fatalf("%s: stored %d; replay %d %q:\n%s\n%s", name, stored, r2.StatusCode, r2.Header.Get("Idempotent-Replayed"), b1, b2)
+			}
+		}
+		same("create and confirm", "POST", "/v1/payments", newPayment(card("4242424242424242")), "k-pay", 201)
+		same("declined", "POST", "/v1/payments", newPayment(card("4000000000000002")), "k-declined", 201)
+		same("manual capture", "POST", "/v1/payments", newPayment(card("4242424242424242"), "capture_method", "manual"), "k-manual", 201)
+		if got := ck.take(); len(got) != 0 {
+			t.Fatalf("the HTTP layer stored answers again: %v", got)
+		}
+		id := h.paymentIn("requires_capture")
+		same("capture", "POST", "/v1/payments/"+id+"/capture", map[string]any{}, "k-capture", 200)
+		if got := ck.take(); len(got) != 0 {
+			t.Fatalf("capture: the HTTP layer stored the answer again: %v", got)
+		}
+		// A create without confirm has no processor step: its answer is
+		// stored after it, by the HTTP layer.
+		same("create only", "POST", "/v1/payments", map[string]any{"amount": 1000, "currency": "usd"}, "k-create", 201)
+		if got := ck.take(); len(got) != 1 || got[0] != "k-create" {
+			t.Fatalf("create only: stored by the HTTP layer %v, want [k-create]", got)
+		}
 	})
 }
 

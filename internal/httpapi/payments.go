@@ -32,6 +32,7 @@ func handleCreate[In, Out any](log *slog.Logger, create func(context.Context, pa
 		if err != nil {
 			return err
 		}
+		expectAnswer(r, http.StatusCreated)
 		out, err := create(r.Context(), accountFrom(r.Context()), in)
 		if err != nil {
 			return err
@@ -48,6 +49,7 @@ func handleAction[In, Out any](log *slog.Logger, act func(context.Context, payme
 		if err != nil {
 			return err
 		}
+		expectAnswer(r, http.StatusOK)
 		out, err := act(r.Context(), accountFrom(r.Context()), r.PathValue("id"), in)
 		if err != nil {
 			return err

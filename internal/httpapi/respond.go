@@ -20,14 +20,28 @@ const MaxBodyBytes = 1 << 20
 
 // encode writes v as the JSON response.
 func encode[T any](w http.ResponseWriter, status int, v T) error {
-	b, err := json.Marshal(v)
+	b, err := render(v)
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_, err = w.Write(append(b, '\n'))
+	_, err = w.Write(b)
 	return err
+}
+
+// render is the body encode writes for v.
+func render(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	return append(b, '\n'), err
+}
+
+// expectAnswer tells a request's idempotency.Answer, if it has one, how a
+// result is answered: status and render.
+func expectAnswer(r *http.Request, status int) {
+	if a := idempotency.AnswerFrom(r.Context()); a != nil {
+		a.Expect(status, render)
+	}
 }
 
 // decode reads a strict JSON body into a T: only application/json, at

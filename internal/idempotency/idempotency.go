@@ -156,3 +156,69 @@ func Stored(status int) bool {
 func Forgotten(status int) bool {
 	return status >= 400 && status < 500 && !Stored(status)
 }
+
+// Answer lets the transaction that writes a request's result store the
+// request's answer as well, so that the answer needs no commit of its own
+// after it. The HTTP layer puts an Answer in the context of a request with
+// a key, and the handler says how it answers a result (Expect); a service
+// writing the result it is about to return asks For the answer and writes
+// it in that transaction, then reports the commit (Committed). The HTTP
+// layer stores the answer it sends itself unless that very answer, byte
+// for byte, was Written. One request's goroutine uses it: not safe for
+// concurrent use.
+type Answer struct {
+	merchantID, key string
+	status          int
+	render          func(v any) ([]byte, error)
+	written         *Response
+}
+
+// KeyResponse is an answer to write under a key.
+type KeyResponse struct {
+	MerchantID, Key string
+	Response        Response
+}
+
+type answerKey struct{}
+
+// WithAnswer returns ctx carrying a fresh Answer for the key, and it.
+func WithAnswer(ctx context.Context, merchantID, key string) (context.Context, *Answer) {
+	a := &Answer{merchantID: merchantID, key: key}
+	return context.WithValue(ctx, answerKey{}, a), a
+}
+
+// AnswerFrom returns the Answer in ctx, or nil.
+func AnswerFrom(ctx context.Context) *Answer {
+	a, _ := ctx.Value(answerKey{}).(*Answer)
+	return a
+}
+
+// Expect records how the handler answers a successful result: status, and
+// the body render makes of the result.
+func (a *Answer) Expect(status int, render func(v any) ([]byte, error)) {
+	a.status, a.render = status, render
+}
+
+// For renders result as the answer; false when nothing is expected.
+func (a *Answer) For(result any) (KeyResponse, bool) {
+	if a == nil || a.render == nil {
+		return KeyResponse{}, false
+	}
+	body, err := a.render(result)
+	if err != nil {
+		return KeyResponse{}, false
+	}
+	return KeyResponse{MerchantID: a.merchantID, Key: a.key, Response: Response{Status: a.status, Body: body}}, true
+}
+
+// Committed records that r is in the database, written with the result.
+func (a *Answer) Committed(r KeyResponse) {
+	if a != nil {
+		a.written = &r.Response
+	}
+}
+
+// Written tells whether this answer is the one committed with the result.
+func (a *Answer) Written(status int, body []byte) bool {
+	return a != nil && a.written != nil && a.written.Status == status && string(a.written.Body) == string(body)
+}

@@ -54,6 +54,9 @@ type Change struct {
 	NewMethod *Method
 	Events    []events.Event
 	Ledger    []ledger.Transaction
+	// Answer, when set, is the request's answer, to store under its key
+	// in the same transaction (see idempotency.Answer).
+	Answer *idempotency.KeyResponse
 }
 
 // ListQuery selects a page of payments, newest first.
@@ -628,10 +631,20 @@ func (s *Service) finish(ctx context.Context, acct Account, id, op string, res c
 	now := s.now()
 	var before Status
 	var opErr error
+	var answer *idempotency.KeyResponse
+	// The payment as this transaction leaves it is what the request
+	// answers, unless the operation failed: its answer goes in the same
+	// commit.
+	withAnswer := func(p *Payment, ch Change) Change {
+		if a, ok := idempotency.AnswerFrom(ctx).For(p); ok && opErr == nil {
+			ch.Answer, answer = &a, &a
+		}
+		return ch
+	}
 	p, err := s.update(ctx, acct, id, func(p *Payment) (Change, error) {
 		before = p.Status
 		if p.Status != Processing || p.PendingOperation != op {
-			return Change{}, nil
+			return withAnswer(p, Change{}), nil
 		}
 		received := p.AmountReceived
 		evType, err := applyResult(p, op, res, now)
@@ -654,10 +667,13 @@ func (s *Service) finish(ctx context.Context, acct Account, id, op string, res c
 			}
 			ch.Events = append(ch.Events, ev)
 		}
-		return ch, nil
+		return withAnswer(p, ch), nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	if answer != nil {
+		idempotency.AnswerFrom(ctx).Committed(*answer)
 	}
 	if p.Status != before {
 		s.logChange(ctx, p, before)

@@ -94,10 +94,13 @@ func (db *DB) ClaimIdempotencyKey(ctx context.Context, rec idempotency.Record) (
 // it, the retry resumes the request, which finds its work done and answers
 // with the object as it is.
 func (db *DB) CompleteIdempotencyKey(ctx context.Context, merchantID, key string, resp idempotency.Response) error {
-	_, err := db.async.ExecContext(ctx, `UPDATE idempotency_keys SET response_status = $3, response_body = $4, locked_until = NULL
-		WHERE merchant_id = $1 AND key = $2`, merchantID, key, resp.Status, resp.Body)
+	_, err := db.async.ExecContext(ctx, completeKey, merchantID, key, resp.Status, resp.Body)
 	return err
 }
+
+// completeKey stores a request's answer under its key and unlocks it.
+const completeKey = `UPDATE idempotency_keys SET response_status = $3, response_body = $4, locked_until = NULL
+	WHERE merchant_id = $1 AND key = $2`
 
 // ReleaseIdempotencyKey unlocks a key whose request ended without a
 // response worth keeping; the next retry resumes it.

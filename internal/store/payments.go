@@ -374,7 +374,15 @@ func (db *DB) writePaymentChange(ctx context.Context, tx execer, merchantID, id 
 	if err != nil {
 		return fmt.Errorf("update payment: %w", err)
 	}
-	return db.insertWrites(ctx, tx, ch.Events, ch.Ledger)
+	if err := db.insertWrites(ctx, tx, ch.Events, ch.Ledger); err != nil {
+		return err
+	}
+	if a := ch.Answer; a != nil {
+		if _, err := tx.ExecContext(ctx, completeKey, a.MerchantID, a.Key, a.Response.Status, a.Response.Body); err != nil {
+			return fmt.Errorf("store the answer: %w", err)
+		}
+	}
+	return nil
 }
 
 // lockOf is the row-lock clause for the table alias given.
