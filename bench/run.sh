@@ -411,6 +411,7 @@ not saturated, where the unpaced rows measure mostly the queue of $clients reque
 - Transactions committed per payment in PostgreSQL (\`pg_stat_database\`, read-only ones included):
   pgbench $pgb_xpp, paygate $pg_xpp. Rows written per payment: pgbench $pgb_wpp, paygate $pg_wpp.
 - The server's peak RSS is its \`VmHWM\` at the end of the run.
+- What was changed to get here, step by step, and why: docs/design.md, section 9, "Measured".
 - $clients clients that never pause keep $clients requests in flight, so the mean latency is
   $clients / throughput (Little's law): $(calc "1000 * $clients / $pgb_tps" 1) ms for pgbench, $(calc "1000 * $clients / ${R[pg.pps]}" 1) ms for paygate on
   PostgreSQL. A p99 under 50 ms at $clients clients needs well over $(calc "1000 * $clients / 50" 0) payments/s.
@@ -428,7 +429,7 @@ else: the rest of the machine's busy time, other processes included):
 ## Where paygate's own CPU goes
 
 A CPU profile of the server (\`PAYGATE_PPROF_ADDR\`, \`/debug/pprof/profile\`) over the
-PostgreSQL run's measurement; $prof_duration (a share of one core over the run's length). By package
+PostgreSQL run's measurement; $prof_duration (the percentage is of one core over the run's length). By package
 where the samples landed (flat), then by paygate function with everything it calls (cumulative):
 
 | package | share of paygate's CPU |
