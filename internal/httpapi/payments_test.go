@@ -307,6 +307,29 @@ func TestListPayments(t *testing.T) {
 		if n := len(l["data"].([]any)); n != 15 {
 			t.Errorf("requires_payment_method: %d, want 15", n)
 		}
+		// Paged, through the partial index of waiting statuses.
+		pageIDs := map[string]bool{}
+		for after := ""; ; {
+			url := "/v1/payments?status=requires_payment_method&limit=4"
+			if after != "" {
+				url += "&starting_after=" + after
+			}
+			l = h.obj("GET", url, h.keyA, nil, 200)
+			for _, d := range l["data"].([]any) {
+				p := d.(map[string]any)
+				if p["status"] != "requires_payment_method" || pageIDs[p["id"].(string)] {
+					t.Fatalf("paged status filter: %v (seen before: %v)", p["status"], pageIDs[p["id"].(string)])
+				}
+				pageIDs[p["id"].(string)] = true
+				after = p["id"].(string)
+			}
+			if l["has_more"] != true {
+				break
+			}
+		}
+		if len(pageIDs) != 15 {
+			t.Errorf("paged requires_payment_method: %d, want 15", len(pageIDs))
+		}
 		first := h.obj("GET", "/v1/payments/"+created[0], h.keyA, nil, 200)["created_at"].(string)
 		last := h.obj("GET", "/v1/payments/"+created[22], h.keyA, nil, 200)["created_at"].(string)
 		l = h.obj("GET", "/v1/payments?limit=100&created_gte="+first+"&created_lte="+last, h.keyA, nil, 200)

@@ -94,6 +94,35 @@ func TestLookupByIDUsesAKeyThatStartsWithID(t *testing.T) {
 	}
 }
 
+// A list filtered by a waiting status reads the partial index made for it:
+// the store's condition must be one the planner proves the index's from.
+func TestWaitingStatusListUsesItsIndex(t *testing.T) {
+	if !slices.Contains(storetest.Backends(t), store.Postgres) {
+		t.Skip("PostgreSQL only: the plan is PostgreSQL's")
+	}
+	ctx := context.Background()
+	db := storetest.Open(t, store.Postgres)
+	conn, err := db.SQL().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `SET plan_cache_mode = force_generic_plan`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, `PREPARE waiting(text, text) AS SELECT p.id FROM payments p
+		WHERE p.merchant_id = $1 AND p.status = $2 AND `+store.WaitingStatuses+` ORDER BY p.id DESC LIMIT 11`); err != nil {
+		t.Fatal(err)
+	}
+	var plan []byte
+	if err := conn.QueryRowContext(ctx, `EXPLAIN (FORMAT JSON) EXECUTE waiting('m', 'requires_capture')`).Scan(&plan); err != nil {
+		t.Fatal(err)
+	}
+	if index := indexOf(t, plan); index != "payments_waiting" {
+		t.Fatalf("a list of payments requiring capture reads %q, not payments_waiting: %s", index, plan)
+	}
+}
+
 // indexOf returns the index an EXPLAIN (FORMAT JSON) plan scans, or "".
 func indexOf(t *testing.T, plan []byte) string {
 	t.Helper()
