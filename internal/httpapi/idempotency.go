@@ -92,11 +92,18 @@ func idempotent(log *slog.Logger, keys IdempotencyStore, lease time.Duration, se
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		merchantID := accountFrom(ctx).MerchantID
+		acct := accountFrom(ctx)
+		merchantID := acct.MerchantID
+		// The key's mode is part of the request: a live request under a key
+		// a test request used is another request (422), never its replay.
+		hashed := body
+		if acct.Livemode {
+			hashed = append([]byte("livemode\n"), body...)
+		}
 		now := time.Now().UTC()
 		rec := idempotency.Record{
 			MerchantID: merchantID, Key: key, Method: r.Method, Path: r.URL.Path,
-			RequestHash: idempotency.Hash(body), CreatedAt: now, LockedUntil: now.Add(lease),
+			RequestHash: idempotency.Hash(hashed), CreatedAt: now, LockedUntil: now.Add(lease),
 		}
 		// run serves the request under attempt into a buffer. owns tells
 		// whether this request's key row exists (claimed, or inserted by

@@ -23,6 +23,9 @@ type EventStore interface {
 func getEvent(st EventStore) func(ctx context.Context, acct payments.Account, id string) (*events.Event, error) {
 	return func(ctx context.Context, acct payments.Account, id string) (*events.Event, error) {
 		e, err := st.Event(ctx, acct.MerchantID, id)
+		if err == nil && e.Livemode != acct.Livemode {
+			err = events.ErrNotFound // the other mode's events are not this key's to see
+		}
 		if errors.Is(err, events.ErrNotFound) {
 			return nil, apierror.NotFound("event", id)
 		}
@@ -41,7 +44,9 @@ func handleEventList(log *slog.Logger, st EventStore) http.Handler {
 			return apierror.Invalid("parameter_invalid", "type", "%q is not an event type.", truncate(q.Type, 60))
 		}
 		q.Limit, q.StartingAfter, q.EndingBefore = pg.Limit, pg.StartingAfter, pg.EndingBefore
-		evs, more, err := st.Events(r.Context(), accountFrom(r.Context()).MerchantID, q)
+		acct := accountFrom(r.Context())
+		q.Livemode = acct.Livemode
+		evs, more, err := st.Events(r.Context(), acct.MerchantID, q)
 		if err != nil {
 			return err
 		}

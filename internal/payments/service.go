@@ -61,6 +61,9 @@ type Change struct {
 
 // ListQuery selects a page of payments, newest first.
 type ListQuery struct {
+	// Livemode is the mode of the key asking: a list holds only objects
+	// of that mode. The service sets it.
+	Livemode      bool
 	Limit         int
 	StartingAfter string
 	EndingBefore  string
@@ -266,7 +269,7 @@ func (s *Service) CreateMethod(ctx context.Context, acct Account, d *MethodData)
 // Method retrieves a payment method.
 func (s *Service) Method(ctx context.Context, acct Account, id string) (*Method, error) {
 	m, err := s.store.Method(ctx, acct.MerchantID, id)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, ErrNotFound) || err == nil && m.Livemode != acct.Livemode {
 		return nil, apierror.NotFound("payment_method", id)
 	}
 	return m, err
@@ -277,7 +280,7 @@ func (s *Service) Method(ctx context.Context, acct Account, id string) (*Method,
 func (s *Service) resolveMethod(ctx context.Context, acct Account, mp *MethodParam, digits string, now time.Time) (m *Method, isNew bool, err error) {
 	if mp.Inline == nil {
 		m, err := s.store.Method(ctx, acct.MerchantID, mp.ID)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, ErrNotFound) || err == nil && m.Livemode != acct.Livemode {
 			e := apierror.NotFound("payment_method", mp.ID)
 			e.Param = "payment_method"
 			return nil, false, e
@@ -320,7 +323,7 @@ func (s *Service) newMethod(acct Account, d *MethodData, digits string, now time
 // Get retrieves a payment.
 func (s *Service) Get(ctx context.Context, acct Account, id string) (*Payment, error) {
 	p, err := s.store.Payment(ctx, acct.MerchantID, id)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, ErrNotFound) || err == nil && p.Livemode != acct.Livemode {
 		return nil, apierror.NotFound("payment", id)
 	}
 	return p, err
@@ -328,12 +331,18 @@ func (s *Service) Get(ctx context.Context, acct Account, id string) (*Payment, e
 
 // List returns a page of payments, newest first.
 func (s *Service) List(ctx context.Context, acct Account, q ListQuery) ([]*Payment, bool, error) {
+	q.Livemode = acct.Livemode
 	return s.store.Payments(ctx, acct.MerchantID, q)
 }
 
 // update runs fn on the locked payment and maps a missing payment to a 404.
 func (s *Service) update(ctx context.Context, acct Account, id string, fn func(p *Payment) (Change, error)) (*Payment, error) {
-	p, err := s.store.UpdatePayment(ctx, acct.MerchantID, id, fn)
+	p, err := s.store.UpdatePayment(ctx, acct.MerchantID, id, func(p *Payment) (Change, error) {
+		if p.Livemode != acct.Livemode {
+			return Change{}, ErrNotFound // the other mode's: as if it did not exist
+		}
+		return fn(p)
+	})
 	if errors.Is(err, ErrNotFound) {
 		return nil, apierror.NotFound("payment", id)
 	}

@@ -61,6 +61,7 @@ type CreateParams struct {
 
 // ListQuery selects a page of refunds, newest first.
 type ListQuery struct {
+	Livemode      bool // the mode of the key asking; the service sets it
 	Limit         int
 	StartingAfter string
 	EndingBefore  string
@@ -141,6 +142,9 @@ func (s *Service) Create(ctx context.Context, acct payments.Account, in CreatePa
 	now := payments.Now()
 	var authorization string // the payment's id at the processor
 	r, err := s.store.BeginRefund(ctx, acct.MerchantID, *in.PaymentID, func(p *payments.Payment) (*Refund, Writes, error) {
+		if p.Livemode != acct.Livemode {
+			return nil, Writes{}, ErrNotFound // the other mode's: as if it did not exist
+		}
 		if p.Status != payments.Succeeded {
 			return nil, Writes{}, apierror.UnexpectedState("You cannot refund a payment with status %s; only a succeeded (captured) one.", p.Status)
 		}
@@ -283,7 +287,7 @@ func (s *Service) RecoverStale(ctx context.Context, cutoff time.Time) (int, erro
 // Get retrieves a refund.
 func (s *Service) Get(ctx context.Context, acct payments.Account, id string) (*Refund, error) {
 	r, err := s.store.Refund(ctx, acct.MerchantID, id)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, ErrNotFound) || err == nil && r.Livemode != acct.Livemode {
 		return nil, apierror.NotFound("refund", id)
 	}
 	return r, err
@@ -291,6 +295,7 @@ func (s *Service) Get(ctx context.Context, acct payments.Account, id string) (*R
 
 // List returns a page of refunds, newest first.
 func (s *Service) List(ctx context.Context, acct payments.Account, q ListQuery) ([]*Refund, bool, error) {
+	q.Livemode = acct.Livemode
 	return s.store.Refunds(ctx, acct.MerchantID, q)
 }
 

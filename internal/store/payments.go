@@ -178,6 +178,7 @@ func (db *DB) Payment(ctx context.Context, merchantID, id string) (*payments.Pay
 func (db *DB) Payments(ctx context.Context, merchantID string, q payments.ListQuery) ([]*payments.Payment, bool, error) {
 	var f filter
 	f.add("p.merchant_id = $%d", merchantID) // always: the tenant
+	f.add("p.livemode = $%d", q.Livemode)
 	f.eq("p.status", string(q.Status))
 	if waiting[q.Status] {
 		// Restated as a constant, so that the planner can prove the partial

@@ -152,6 +152,7 @@ func (db *DB) Refund(ctx context.Context, merchantID, id string) (*refunds.Refun
 func (db *DB) Refunds(ctx context.Context, merchantID string, q refunds.ListQuery) ([]*refunds.Refund, bool, error) {
 	var f filter
 	f.add("r.merchant_id = $%d", merchantID) // always: the tenant
+	f.add("r.livemode = $%d", q.Livemode)
 	f.eq("r.payment_id", q.PaymentID)
 	return listPage(ctx, db, `SELECT `+refundColumns+` FROM refunds r`, "r.id", f.where, f.args,
 		q.Limit, q.StartingAfter, q.EndingBefore, scanRefund)

@@ -73,6 +73,7 @@ func (db *DB) Event(ctx context.Context, merchantID, id string) (*events.Event, 
 func (db *DB) Events(ctx context.Context, merchantID string, q events.ListQuery) ([]*events.Event, bool, error) {
 	var f filter
 	f.add("e.merchant_id = $%d", merchantID) // always: the tenant
+	f.add("e.livemode = $%d", q.Livemode)    // always: test and live never mix
 	f.eq("e.type", q.Type)
 	f.eq("e.object_id", q.ObjectID)
 	return listPage(ctx, db, `SELECT `+eventColumns+` FROM events e`, "e.id", f.where, f.args, q.Limit, q.StartingAfter, q.EndingBefore, scanEvent)
@@ -129,9 +130,12 @@ func (db *DB) Endpoint(ctx context.Context, merchantID, id string) (*webhooks.En
 	return scanEndpoint(db.r.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints w WHERE w.merchant_id = $1 AND w.id = $2`, merchantID, id))
 }
 
-// Endpoints implements webhooks.Store.
+// Endpoints implements webhooks.Store: the endpoints of q.Livemode only.
 func (db *DB) Endpoints(ctx context.Context, merchantID string, q webhooks.ListQuery) ([]*webhooks.Endpoint, bool, error) {
-	return listPage(ctx, db, `SELECT `+endpointColumns+` FROM webhook_endpoints w`, "w.id", []string{"w.merchant_id = $1"}, []any{merchantID},
+	var f filter
+	f.add("w.merchant_id = $%d", merchantID) // always: the tenant
+	f.add("w.livemode = $%d", q.Livemode)    // always: test and live never mix
+	return listPage(ctx, db, `SELECT `+endpointColumns+` FROM webhook_endpoints w`, "w.id", f.where, f.args,
 		q.Limit, q.StartingAfter, q.EndingBefore, scanEndpoint)
 }
 

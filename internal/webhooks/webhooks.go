@@ -125,9 +125,14 @@ type ListQuery struct {
 	EndingBefore  string
 	EventID       string // deliveries and attempts of one event
 	Status        string // deliveries with this status
+	// Livemode selects the endpoints of one mode; the Service sets it from
+	// the key, so a key lists only its own mode's endpoints. (Deliveries
+	// and attempts need not: their endpoint is checked first.)
+	Livemode bool
 }
 
-// ErrNotFound is returned by a Store for a missing object.
+// ErrNotFound is returned by a Store for a missing object, and by the
+// Service for an endpoint of the other mode too.
 var ErrNotFound = errors.New("webhooks: not found")
 
 // Store is the persistence of endpoints and deliveries.
@@ -257,14 +262,30 @@ func (s *Service) notFound(err error, id string) error {
 	return err
 }
 
+// ownMode answers an endpoint of the other mode as a missing one: a test
+// key must not learn of, let alone change, a live endpoint, nor the reverse.
+func ownMode(acct payments.Account, e *Endpoint) error {
+	if e.Livemode != acct.Livemode {
+		return ErrNotFound
+	}
+	return nil
+}
+
 // Get retrieves an endpoint (without its secret).
 func (s *Service) Get(ctx context.Context, acct payments.Account, id string) (*Endpoint, error) {
 	e, err := s.store.Endpoint(ctx, acct.MerchantID, id)
-	return e, s.notFound(err, id)
+	if err == nil {
+		err = ownMode(acct, e)
+	}
+	if err != nil {
+		return nil, s.notFound(err, id)
+	}
+	return e, nil
 }
 
-// List returns a page of endpoints, newest first.
+// List returns a page of the endpoints of the key's mode, newest first.
 func (s *Service) List(ctx context.Context, acct payments.Account, q ListQuery) ([]*Endpoint, bool, error) {
+	q.Livemode = acct.Livemode
 	return s.store.Endpoints(ctx, acct.MerchantID, q)
 }
 
@@ -284,6 +305,9 @@ func (s *Service) Update(ctx context.Context, acct payments.Account, id string, 
 		return nil, err
 	}
 	e, err := s.store.UpdateEndpoint(ctx, acct.MerchantID, id, func(e *Endpoint) error {
+		if err := ownMode(acct, e); err != nil {
+			return err // before any change: the transaction stores nothing
+		}
 		if u != "" {
 			e.URL = u
 		}
@@ -307,6 +331,11 @@ func (s *Service) Update(ctx context.Context, acct payments.Account, id string, 
 
 // Delete removes an endpoint and its pending deliveries.
 func (s *Service) Delete(ctx context.Context, acct payments.Account, id string, _ struct{}) (*Deleted, error) {
+	// The mode check may precede the deletion outside its transaction: an
+	// endpoint's mode never changes.
+	if _, err := s.Get(ctx, acct, id); err != nil {
+		return nil, err
+	}
 	if err := s.store.DeleteEndpoint(ctx, acct.MerchantID, id); err != nil {
 		return nil, s.notFound(err, id)
 	}
@@ -325,6 +354,9 @@ func (s *Service) RotateSecret(ctx context.Context, acct payments.Account, id st
 	}
 	var secret string
 	e, err := s.store.UpdateEndpoint(ctx, acct.MerchantID, id, func(e *Endpoint) error {
+		if err := ownMode(acct, e); err != nil {
+			return err
+		}
 		now := payments.Now()
 		old, err := s.sealer.Open(e.Sealed, e.ID)
 		if err != nil {
@@ -367,7 +399,9 @@ func (s *Service) Attempts(ctx context.Context, acct payments.Account, endpointI
 	return s.store.Attempts(ctx, acct.MerchantID, endpointID, q)
 }
 
-// Redeliver sends an event to an endpoint again, now.
+// Redeliver sends an event to an endpoint again, now. The endpoint is of
+// the key's mode (Get), and the store refuses an event of another mode as
+// missing.
 func (s *Service) Redeliver(ctx context.Context, acct payments.Account, endpointID string, in RedeliverParams) (*Delivery, error) {
 	if _, err := s.Get(ctx, acct, endpointID); err != nil {
 		return nil, err
