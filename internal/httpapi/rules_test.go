@@ -162,6 +162,7 @@ func TestBadInput(t *testing.T) {
 		{"limit zero", "GET", "/v1/payments?limit=0", "", "", 400, "parameter_invalid", "limit"},
 		{"limit 101", "GET", "/v1/payments?limit=101", "", "", 400, "parameter_invalid", "limit"},
 		{"bad status filter", "GET", "/v1/payments?status=paid", "", "", 400, "parameter_invalid", "status"},
+		{"bad event type filter", "GET", "/v1/events?type=payment.paid", "", "", 400, "parameter_invalid", "type"},
 		{"bad created filter", "GET", "/v1/payments?created_gte=yesterday", "", "", 400, "parameter_invalid", "created_gte"},
 		{"unknown query", "GET", "/v1/payments?sort=asc", "", "", 400, "parameter_unknown", "sort"},
 		{"capture amount zero", "POST", "/v1/payments/{succeeded}/capture", `{"amount":0}`, "", 400, "amount_too_small", "amount"},

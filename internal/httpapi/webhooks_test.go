@@ -196,6 +196,44 @@ func TestWebhookRetriesUntilReceiverIsBack(t *testing.T) {
 	})
 }
 
+// Deliveries pending when their endpoint is disabled wait, however long,
+// and go out once it is enabled again; nothing is lost and nothing is sent
+// while it is off.
+func TestWebhookDisabledEndpointHoldsItsDeliveries(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, backend string) {
+		h := start(t, backend)
+		rc := newReceiver(t)
+		rc.failing.Store(true)
+		id := h.obj("POST", "/v1/webhook_endpoints", h.keyA, map[string]any{"url": rc.srv.URL, "enabled_events": []string{"*"}}, 201)["id"].(string)
+		h.runWorker(t)
+		h.paymentIn("succeeded")
+		want := h.merchantEvents()
+		waitFor(t, "failed attempts", func() bool { return rc.failures.Load() >= 2 })
+		h.obj("PATCH", "/v1/webhook_endpoints/"+id, h.keyA, map[string]any{"disabled": true}, 200)
+		rc.failing.Store(false)
+		// An attempt that was in flight when the endpoint was disabled may
+		// still land; after that, nothing for well over the retry cap.
+		time.Sleep(time.Second)
+		n := len(rc.received())
+		time.Sleep(600 * time.Millisecond)
+		if got := len(rc.received()); got != n || n >= len(want) {
+			t.Fatalf("a disabled endpoint received %d, then %d, of %d events", n, got, len(want))
+		}
+		pending := h.obj("GET", "/v1/webhook_endpoints/"+id+"/deliveries?status=pending&limit=100", h.keyA, nil, 200)["data"].([]any)
+		if len(pending) != len(want)-n {
+			t.Fatalf("%d deliveries pending while disabled, want %d", len(pending), len(want)-n)
+		}
+		h.obj("PATCH", "/v1/webhook_endpoints/"+id, h.keyA, map[string]any{"disabled": false}, 200)
+		waitFor(t, "every event after the endpoint was enabled", func() bool { return len(rc.received()) >= len(want) })
+		got := rc.eventIDs()
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("received %v, want %v", got, want)
+		}
+	})
+}
+
 func TestWebhookEndpoints(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, backend string) {
 		h := start(t, backend)
