@@ -39,11 +39,18 @@ type Connector struct {
 	baseURL string
 
 	mu      sync.Mutex
-	ops     map[string]connectors.Result // by reference
-	auths   map[string]*authorization    // by processor id
-	calls   map[string]int               // operations performed, by kind
-	pending map[string]pendingAction     // authorizations waiting for the customer, by reference
+	ops     *recent[connectors.Result] // by reference
+	auths   *recent[*authorization]    // by processor id
+	calls   map[string]int             // operations performed, by kind
+	pending *recent[pendingAction]     // authorizations waiting for the customer, by reference
 }
+
+// Remembered is how many operations, authorizations and waiting customer
+// actions the sandbox keeps at least (and twice as many at most): about
+// 50 MiB at most. Older ones are forgotten, as a processor's records
+// expire: a lookup of a forgotten reference finds nothing, and a capture
+// or refund of a forgotten authorization is refused.
+const Remembered = 25_000
 
 // pendingAction is what an authorization that needs the customer will
 // authorize once they approve.
@@ -61,8 +68,12 @@ type authorization struct {
 // New returns a sandbox whose authentication pages live under baseURL
 // (paygate's public URL).
 func New(baseURL string) *Connector {
-	return &Connector{baseURL: baseURL, ops: map[string]connectors.Result{}, auths: map[string]*authorization{}, calls: map[string]int{},
-		pending: map[string]pendingAction{}}
+	return newConnector(baseURL, Remembered)
+}
+
+func newConnector(baseURL string, remembered int) *Connector {
+	return &Connector{baseURL: baseURL, ops: newRecent[connectors.Result](remembered), auths: newRecent[*authorization](remembered),
+		calls: map[string]int{}, pending: newRecent[pendingAction](remembered)}
 }
 
 // Name implements connectors.Connector.
@@ -99,12 +110,12 @@ func (c *Connector) Performed(kind string) int {
 func (c *Connector) remember(kind, ref string, op func() connectors.Result) connectors.Result {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if r, ok := c.ops[ref]; ok {
+	if r, ok := c.ops.get(ref); ok {
 		return r
 	}
 	c.calls[kind]++
 	r := op()
-	c.ops[ref] = r
+	c.ops.put(ref, r)
 	return r
 }
 
@@ -128,14 +139,14 @@ func (c *Connector) Authorize(ctx context.Context, req connectors.AuthorizeReque
 				return r
 			}
 			if n == threeDSCard {
-				c.pending[req.Reference] = pendingAction{amount: req.Amount}
+				c.pending.put(req.Reference, pendingAction{amount: req.Amount})
 				return c.actionRequired()
 			}
 			refundsFail = n == refundFailCard
 		case req.Method.Wallet != nil:
 			w := req.Method.Wallet
 			if w.Type == "paypal" {
-				c.pending[req.Reference] = pendingAction{amount: req.Amount, wallet: true}
+				c.pending.put(req.Reference, pendingAction{amount: req.Amount, wallet: true})
 				return c.actionRequired()
 			}
 			if w.Token != "tok_apple_pay" && w.Token != "tok_google_pay" {
@@ -149,7 +160,7 @@ func (c *Connector) Authorize(ctx context.Context, req connectors.AuthorizeReque
 		if req.Capture {
 			a.captured = req.Amount
 		}
-		c.auths[id] = a
+		c.auths.put(id, a)
 		return connectors.Result{Outcome: connectors.Succeeded, ProcessorID: id, Amount: req.Amount}
 	}), nil
 }
@@ -168,11 +179,11 @@ func (c *Connector) CompleteAction(ctx context.Context, req connectors.CompleteA
 		return connectors.Result{}, err
 	}
 	return c.remember("complete_action", req.Reference, func() connectors.Result {
-		p, ok := c.pending[req.ActionReference]
+		p, ok := c.pending.get(req.ActionReference)
 		if !ok {
 			return failed("No authorization is waiting for the customer under that reference.")
 		}
-		delete(c.pending, req.ActionReference)
+		c.pending.del(req.ActionReference)
 		if !req.Approved {
 			return connectors.Result{Outcome: connectors.Declined, FailureCode: "authentication_failed", DeclineCode: "authentication_failed",
 				Message: "The customer did not complete the authentication."}
@@ -182,7 +193,7 @@ func (c *Connector) CompleteAction(ctx context.Context, req connectors.CompleteA
 		if req.Capture {
 			a.captured = p.amount
 		}
-		c.auths[id] = a
+		c.auths.put(id, a)
 		return connectors.Result{Outcome: connectors.Succeeded, ProcessorID: id, Amount: p.amount}
 	}), nil
 }
@@ -193,7 +204,7 @@ func (c *Connector) Capture(ctx context.Context, req connectors.CaptureRequest) 
 		return connectors.Result{}, err
 	}
 	return c.remember("capture", req.Reference, func() connectors.Result {
-		a, ok := c.auths[req.ProcessorID]
+		a, ok := c.auths.get(req.ProcessorID)
 		switch {
 		case !ok:
 			return failed("No such authorization.")
@@ -213,7 +224,7 @@ func (c *Connector) Void(ctx context.Context, req connectors.VoidRequest) (conne
 		return connectors.Result{}, err
 	}
 	return c.remember("void", req.Reference, func() connectors.Result {
-		a, ok := c.auths[req.ProcessorID]
+		a, ok := c.auths.get(req.ProcessorID)
 		if !ok || a.captured > 0 {
 			return failed("The authorization cannot be voided.")
 		}
@@ -228,7 +239,7 @@ func (c *Connector) Refund(ctx context.Context, req connectors.RefundRequest) (c
 		return connectors.Result{}, err
 	}
 	return c.remember("refund", req.Reference, func() connectors.Result {
-		a, ok := c.auths[req.ProcessorID]
+		a, ok := c.auths.get(req.ProcessorID)
 		switch {
 		case !ok:
 			return failed("No such authorization.")
@@ -249,7 +260,7 @@ func (c *Connector) Lookup(ctx context.Context, reference string) (connectors.Re
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	r, ok := c.ops[reference]
+	r, ok := c.ops.get(reference)
 	if !ok {
 		return connectors.Result{}, connectors.ErrNotFound
 	}

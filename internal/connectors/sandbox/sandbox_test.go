@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/paygate/paygate/internal/connectors"
@@ -72,5 +73,53 @@ func TestOutcomesAndIdempotency(t *testing.T) {
 	cancel()
 	if _, err := c.Authorize(cctx, cardReq("z", "4242424242424242", true)); err == nil {
 		t.Fatal("authorize with a canceled context succeeded")
+	}
+}
+
+// The sandbox forgets its oldest records, so its memory stays bounded
+// however long it serves, but keeps what is in use: an authorization
+// captured long after it was made is still there, having been read.
+func TestMemoryIsBounded(t *testing.T) {
+	ctx := context.Background()
+	const n = 100
+	c := newConnector("http://gw.test", n)
+	held, _ := c.Authorize(ctx, cardReq("held", "4242424242424242", false))
+	first, _ := c.Authorize(ctx, cardReq("first", "4242424242424242", true))
+	for i := range 10 * n {
+		ref := fmt.Sprintf("p%d", i)
+		if r, _ := c.Authorize(ctx, cardReq(ref, "4242424242424242", true)); r.Outcome != connectors.Succeeded {
+			t.Fatalf("authorize %s: %+v", ref, r)
+		}
+		if i%(n/2) == 0 { // the held authorization is in use now and then
+			if _, err := c.Lookup(ctx, "held"); err != nil {
+				t.Fatalf("lookup of a reference in use: %v", err)
+			}
+			c.mu.Lock()
+			_, ok := c.auths.get(held.ProcessorID)
+			c.mu.Unlock()
+			if !ok {
+				t.Fatal("an authorization in use was forgotten")
+			}
+		}
+	}
+	c.mu.Lock()
+	sizes := []int{c.ops.len(), c.auths.len(), c.pending.len()}
+	c.mu.Unlock()
+	for _, size := range sizes {
+		if size > 2*n {
+			t.Fatalf("records kept %v, at most %d each", sizes, 2*n)
+		}
+	}
+	if _, err := c.Lookup(ctx, "first"); !errors.Is(err, connectors.ErrNotFound) {
+		t.Fatalf("the oldest reference is still remembered: %v", err)
+	}
+	if r, _ := c.Refund(ctx, connectors.RefundRequest{Reference: "r-first", ProcessorID: first.ProcessorID, Amount: 100}); r.Outcome != connectors.Failed {
+		t.Fatalf("refund of a forgotten authorization: %+v", r)
+	}
+	if r, _ := c.Capture(ctx, connectors.CaptureRequest{Reference: "c-held", ProcessorID: held.ProcessorID, Amount: 1000}); r.Outcome != connectors.Succeeded {
+		t.Fatalf("capture of the authorization in use: %+v", r)
+	}
+	if got, _ := c.Lookup(ctx, fmt.Sprintf("p%d", 10*n-1)); got.Outcome != connectors.Succeeded {
+		t.Fatalf("the newest reference is forgotten: %+v", got)
 	}
 }
