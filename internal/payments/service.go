@@ -279,11 +279,9 @@ func (s *Service) Method(ctx context.Context, acct Account, id string) (*Method,
 // merchant's, or a new one built (not yet stored) from inline data.
 func (s *Service) resolveMethod(ctx context.Context, acct Account, mp *MethodParam, digits string, now time.Time) (m *Method, isNew bool, err error) {
 	if mp.Inline == nil {
-		m, err := s.store.Method(ctx, acct.MerchantID, mp.ID)
-		if errors.Is(err, ErrNotFound) || err == nil && m.Livemode != acct.Livemode {
-			e := apierror.NotFound("payment_method", mp.ID)
-			e.Param = "payment_method"
-			return nil, false, e
+		m, err := s.Method(ctx, acct, mp.ID)
+		if e, ok := errors.AsType[*apierror.Error](err); ok && e.Kind == apierror.KindNotFound {
+			e.Param = "payment_method" // the request's parameter, not the path's id
 		}
 		return m, false, err
 	}

@@ -41,5 +41,3 @@ func (r *recent[V]) del(k string) {
 	delete(r.cur, k)
 	delete(r.old, k)
 }
-
-func (r *recent[V]) len() int { return len(r.cur) + len(r.old) }

@@ -76,6 +76,8 @@ func TestOutcomesAndIdempotency(t *testing.T) {
 	}
 }
 
+func (r *recent[V]) len() int { return len(r.cur) + len(r.old) }
+
 // The sandbox forgets its oldest records, so its memory stays bounded
 // however long it serves, but keeps what is in use: an authorization
 // captured long after it was made is still there, having been read.
