@@ -133,8 +133,14 @@ func (w *Worker) deliver(ctx context.Context, d Due) {
 	a := Attempt{ID: ids.New(ids.WebhookAttempt), Object: "webhook_attempt", EndpointID: d.EndpointID, EventID: d.Event.ID,
 		AttemptedAt: start.UTC(), StatusCode: code, DurationMS: time.Since(start).Milliseconds()}
 	r := Result{Status: Succeeded}
+	detail := ""
 	if err != nil {
-		a.Error = truncate(err.Error(), 500)
+		// The merchant reads the attempt: it gets a fixed message, never the
+		// error's text, which can name internal addresses (what the host
+		// resolved to, the resolver, the local socket). The detail is logged
+		// below, for the operator.
+		a.Error = truncate(publicError(err), 500)
+		detail = err.Error()
 		r = w.retry(d, start)
 	}
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -155,7 +161,7 @@ func (w *Worker) deliver(ctx context.Context, d Due) {
 		level = slog.LevelWarn
 	}
 	w.log.Log(ctx, level, "webhook attempt", "endpoint_id", d.EndpointID, "event_id", d.Event.ID, "event_type", d.Event.Type,
-		"attempt", d.Attempt, "status_code", code, "duration_ms", a.DurationMS, "result", r.Status, "error", a.Error)
+		"attempt", d.Attempt, "status_code", code, "duration_ms", a.DurationMS, "result", r.Status, "error", detail)
 }
 
 // retry schedules the next attempt: exponential backoff with jitter, so
@@ -209,7 +215,7 @@ func (w *Worker) send(ctx context.Context, d Due) (int, error) {
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return resp.StatusCode, fmt.Errorf("the endpoint answered %d", resp.StatusCode)
+		return resp.StatusCode, &statusError{code: resp.StatusCode}
 	}
 	return resp.StatusCode, nil
 }
