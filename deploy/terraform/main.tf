@@ -1,5 +1,6 @@
 # One paygate environment on Google Cloud: Cloud Run (the API), Cloud SQL for
-# PostgreSQL, Secret Manager (database URL, card-data keys, admin token),
+# PostgreSQL, Secret Manager (database URL, card-data keys, admin and metrics
+# tokens),
 # Artifact Registry as a pull-through cache of GHCR (Cloud Run cannot pull
 # from GHCR itself), Workload Identity Federation for GitHub Actions, and an
 # uptime check. Apply once per environment, each with its own state prefix.
@@ -22,6 +23,7 @@ locals {
     encryption-keys = "PAYGATE_ENCRYPTION_KEYS"
     fingerprint-key = "PAYGATE_FINGERPRINT_KEY"
     admin-token     = "PAYGATE_ADMIN_TOKEN"
+    metrics-token   = "PAYGATE_METRICS_TOKEN"
   }
   secret_values = {
     # The Cloud SQL connector mounted at /cloudsql gives a Unix socket; it
@@ -30,6 +32,7 @@ locals {
     encryption-keys = "k1:${random_bytes.encryption_key.base64}"
     fingerprint-key = random_bytes.fingerprint_key.base64
     admin-token     = random_password.admin_token.result
+    metrics-token   = random_password.metrics_token.result
   }
 }
 
@@ -141,6 +144,14 @@ resource "random_bytes" "fingerprint_key" {
 }
 
 resource "random_password" "admin_token" {
+  length  = 48
+  special = false
+}
+
+# Cloud Run routes one port to the container, so /metrics cannot have a
+# listener of its own (PAYGATE_METRICS_ADDR) that stays private: it is served
+# on the public URL and answers only "Authorization: Bearer <this token>".
+resource "random_password" "metrics_token" {
   length  = 48
   special = false
 }
@@ -290,6 +301,14 @@ resource "google_cloud_run_v2_service" "paygate" {
       env {
         name  = "PAYGATE_AUTO_MIGRATE"
         value = "true"
+      }
+      # See var.trusted_proxies: unset by default.
+      dynamic "env" {
+        for_each = var.trusted_proxies == "" ? [] : [var.trusted_proxies]
+        content {
+          name  = "PAYGATE_TRUSTED_PROXIES"
+          value = env.value
+        }
       }
       dynamic "env" {
         for_each = local.secret_env

@@ -13,6 +13,11 @@ output "admin_token_command" {
   value       = "gcloud secrets versions access latest --project ${var.project_id} --secret ${google_secret_manager_secret.paygate["admin-token"].secret_id}"
 }
 
+output "metrics_token_command" {
+  description = "Prints the bearer token GET /metrics requires."
+  value       = "gcloud secrets versions access latest --project ${var.project_id} --secret ${google_secret_manager_secret.paygate["metrics-token"].secret_id}"
+}
+
 # What the deploy workflow reads from the GitHub environment of the same name.
 output "github_environment_variables" {
   description = "Variables to set on the GitHub environment named like var.environment."

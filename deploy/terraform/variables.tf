@@ -53,6 +53,31 @@ variable "max_instances" {
   default     = 1
 }
 
+# What the container sees as the TCP peer behind Cloud Run's front end is not
+# documented: the container runtime contract
+# (cloud.google.com/run/docs/container-contract) names no address or range
+# for it. The ranges Google does publish for its front ends, 35.191.0.0/16
+# and 130.211.0.0/22 (cloud.google.com/load-balancing/docs/firewall-rules),
+# are the sources load balancers use towards VM backends, not a promise about
+# Cloud Run containers. Reported observations (e.g. withastro/astro issue
+# 9124) show a link-local peer such as 169.254.1.1; Google's own ESPv2 proxy
+# (GoogleCloudPlatform/esp-v2 pull request 318) describes the peer as a
+# Google-internal proxy, and Cloud Run as setting X-Forwarded-For to the
+# client's address when the request carries none and appending to one it
+# does (so the right-most entry is Google's, never the client's choice).
+# Since no range is documented, none is trusted by default: paygate ignores
+# X-Forwarded-For, and its per-address rate limits and audit entries see the
+# front end's address, i.e. all clients share one address (per-key limits
+# are unaffected). Set this only after checking the peer address your
+# service actually sees (the source address of admin audit entries while
+# this is empty), e.g. "169.254.0.0/16"; with a load balancer in front of
+# Cloud Run, its proxies' addresses are in X-Forwarded-For too.
+variable "trusted_proxies" {
+  description = "PAYGATE_TRUSTED_PROXIES: comma-separated CIDRs whose requests' X-Forwarded-For paygate believes. Empty (the default): none, see the comment above."
+  type        = string
+  default     = ""
+}
+
 variable "alert_email" {
   description = "Where uptime alerts go; empty: an uptime check without alerting."
   type        = string

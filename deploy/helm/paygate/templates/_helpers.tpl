@@ -35,6 +35,31 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 http://{{ include "paygate.fullname" . }}-sandbox:{{ .Values.sandbox.port }}
 {{- end -}}
 
+{{- define "paygate.existingSecret" -}}
+{{- required "existingSecret: name a Secret holding PAYGATE_DATABASE_URL, PAYGATE_ENCRYPTION_KEYS, PAYGATE_FINGERPRINT_KEY, PAYGATE_ADMIN_TOKEN (and PAYGATE_SANDBOX_TOKEN with the sandbox)" .Values.existingSecret -}}
+{{- end -}}
+
+{{/* The one key of the Secret the sandbox pod may see; the API pods name it
+too, so that a Secret without it stops them starting rather than leaving the
+sandbox open or its calls refused. */}}
+{{- define "paygate.sandboxTokenEnv" -}}
+- name: PAYGATE_SANDBOX_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "paygate.existingSecret" . }}
+      key: PAYGATE_SANDBOX_TOKEN
+{{- end -}}
+
+{{- define "paygate.apiSelectorLabels" -}}
+{{ include "paygate.selectorLabels" . }}
+app.kubernetes.io/component: api
+{{- end -}}
+
+{{- define "paygate.sandboxSelectorLabels" -}}
+{{ include "paygate.selectorLabels" . }}
+app.kubernetes.io/component: sandbox
+{{- end -}}
+
 {{/* Pod-level security: the image's nonroot user, no service account token. */}}
 {{- define "paygate.podSecurity" -}}
 automountServiceAccountToken: false
@@ -63,7 +88,8 @@ securityContext:
     drop: ["ALL"]
 {{- end -}}
 
-{{/* Environment shared by the server and the migration job. */}}
+{{/* Environment shared by the server and the migration job. The job serves
+nothing, but it loads the same configuration, so it gets the same settings. */}}
 {{- define "paygate.env" -}}
 - name: PAYGATE_ENV
   value: {{ .Values.config.env | quote }}
@@ -79,9 +105,16 @@ securityContext:
 - name: PAYGATE_PUBLIC_URL
   value: {{ . | quote }}
 {{- end }}
+- name: PAYGATE_METRICS_ADDR
+  value: "0.0.0.0:{{ required "metrics.port is required" .Values.metrics.port }}"
+{{- with .Values.config.trustedProxies }}
+- name: PAYGATE_TRUSTED_PROXIES
+  value: {{ . | quote }}
+{{- end }}
 {{- if .Values.sandbox.enabled }}
 - name: PAYGATE_SANDBOX_URL
   value: {{ include "paygate.sandboxURL" . | quote }}
+{{ include "paygate.sandboxTokenEnv" . }}
 {{- end }}
 {{- range $name, $value := .Values.config.extraEnv }}
 - name: {{ $name }}
