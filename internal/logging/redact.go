@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"strconv"
+	"unicode/utf8"
 )
 
 // A card number may reach a log line by mistake: an error that quotes its
@@ -197,9 +199,29 @@ const (
 	minMasked    = 6
 )
 
-// redactString returns s with every card-number-like run masked, and
-// whether there was one. It allocates only when there was.
+// MaxValueBytes bounds every string a log line shows (message, key,
+// value): a value longer than this is cut, with a mark, so that what a
+// client sends (a made-up method, a long header quoted in an error) cannot
+// make lines, or the memory that formats them, grow without bound.
+const MaxValueBytes = 4096
+
+// redactString returns s with every card-number-like run masked and cut to
+// MaxValueBytes, and whether that changed it. It allocates only when it did.
 func redactString(s string) (string, bool) {
+	s, masked := maskRuns(s)
+	if len(s) <= MaxValueBytes {
+		return s, masked
+	}
+	cut := MaxValueBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) { // not inside a character
+		cut--
+	}
+	return s[:cut] + "…[cut " + strconv.Itoa(len(s)-cut) + " bytes]", true
+}
+
+// maskRuns returns s with every card-number-like run masked, and whether
+// there was one. It allocates only when there was.
+func maskRuns(s string) (string, bool) {
 	if len(s) < minRunDigits { // most keys and values
 		return s, false
 	}

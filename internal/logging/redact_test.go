@@ -285,3 +285,32 @@ func BenchmarkRedactHandler(b *testing.B) {
 		})
 	}
 }
+
+// A long value (a made-up HTTP method, a header quoted in an error) is cut,
+// wherever it is in the record, and a card number in it is still masked.
+func TestRedactHandlerCutsLongValues(t *testing.T) {
+	long := strings.Repeat("é", 3*MaxValueBytes) // two bytes a character
+	for _, format := range []string{"json", "text"} {
+		var buf bytes.Buffer
+		l := New(&buf, slog.LevelDebug, format)
+		l.Info("m"+long, "method", long, "error", errors.New(long+" 4242424242424242"),
+			slog.Group("g", "v", long))
+		out := buf.String()
+		if len(out) > 5*MaxValueBytes {
+			t.Fatalf("%s: line of %d bytes", format, len(out))
+		}
+		if n := strings.Count(out, "…[cut "); n != 4 {
+			t.Errorf("%s: %d cut marks, want 4: %.200s", format, n, out)
+		}
+		if format == "json" && !json.Valid(buf.Bytes()) {
+			t.Fatalf("not JSON: %.300s", out)
+		}
+		if strings.Contains(out, "\uFFFD") {
+			t.Error("cut inside a character")
+		}
+	}
+	// Short values pass untouched.
+	if s, changed := redactString("GET"); s != "GET" || changed {
+		t.Errorf("%q %v", s, changed)
+	}
+}
