@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -62,6 +63,17 @@ type Config struct {
 	ActionExpiry time.Duration
 	// MetricsToken (PAYGATE_METRICS_TOKEN), when set, protects /metrics.
 	MetricsToken string
+	// MetricsAddr (PAYGATE_METRICS_ADDR), when set, is a listener of its
+	// own for /metrics; the API's listener then does not serve it. In
+	// production one of the two is required.
+	MetricsAddr string
+	// TrustedProxies (PAYGATE_TRUSTED_PROXIES): the peers whose
+	// X-Forwarded-For is believed, to find the client's address.
+	TrustedProxies []netip.Prefix
+	// SandboxToken (PAYGATE_SANDBOX_TOKEN) is the secret the gateway and
+	// `paygate sandbox serve` share: card numbers travel to the sandbox
+	// process, which answers only a caller that knows it.
+	SandboxToken string
 	// DatabaseMaxConns (PAYGATE_DATABASE_MAX_CONNS) sizes the PostgreSQL
 	// connection pool.
 	DatabaseMaxConns int
@@ -231,6 +243,15 @@ func Load(getenv func(string) string) (Config, error) {
 		return c, bad("PAYGATE_ACTION_EXPIRY", "%v", err)
 	}
 	c.MetricsToken = getenv("PAYGATE_METRICS_TOKEN")
+	if c.MetricsAddr = get("PAYGATE_METRICS_ADDR", ""); c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return c, bad("PAYGATE_METRICS_ADDR", "must be host:port, like 0.0.0.0:9090 (%v)", err)
+		}
+	}
+	if c.TrustedProxies, err = ParsePrefixes(get("PAYGATE_TRUSTED_PROXIES", "")); err != nil {
+		return c, bad("PAYGATE_TRUSTED_PROXIES", "%v", err)
+	}
+	c.SandboxToken = getenv("PAYGATE_SANDBOX_TOKEN")
 	if c.DatabaseMaxConns, err = strconv.Atoi(get("PAYGATE_DATABASE_MAX_CONNS", "20")); err != nil || c.DatabaseMaxConns < 1 || c.DatabaseMaxConns > 1000 {
 		return c, bad("PAYGATE_DATABASE_MAX_CONNS", "must be a number of connections from 1 to 1000, not %q", get("PAYGATE_DATABASE_MAX_CONNS", ""))
 	}
@@ -257,13 +278,97 @@ func Load(getenv func(string) string) (Config, error) {
 			return c, bad("PAYGATE_FINGERPRINT_KEY", "required in production, so that card fingerprints survive key rotation (openssl rand -base64 32)")
 		case c.AdminToken == "":
 			return c, bad("PAYGATE_ADMIN_TOKEN", "required in production")
-		case len(c.AdminToken) < 32:
-			return c, bad("PAYGATE_ADMIN_TOKEN", "too weak: use at least 32 random characters (openssl rand -hex 32)")
+		case WeakSecret(c.AdminToken) != "":
+			return c, bad("PAYGATE_ADMIN_TOKEN", "too weak: %s (openssl rand -hex 32)", WeakSecret(c.AdminToken))
 		case c.SQLitePath() != "" && !c.AllowSQLite:
 			return c, bad("PAYGATE_DATABASE_URL", "SQLite is not for production; use PostgreSQL, or set PAYGATE_ALLOW_SQLITE_IN_PRODUCTION=true")
+		case c.MetricsToken != "" && WeakSecret(c.MetricsToken) != "":
+			return c, bad("PAYGATE_METRICS_TOKEN", "too weak: %s (openssl rand -hex 32)", WeakSecret(c.MetricsToken))
+		case c.SandboxURL != "" && WeakSecret(c.SandboxToken) != "":
+			return c, bad("PAYGATE_SANDBOX_TOKEN", "a strong token shared with `paygate sandbox serve` is required in production with PAYGATE_SANDBOX_URL: %s",
+				WeakSecret(c.SandboxToken))
 		}
 	}
 	return c, nil
+}
+
+// ServeChecks are the production checks that concern only a serving
+// process (`paygate serve`), not the commands that run beside it.
+func (c Config) ServeChecks() error {
+	if c.Production() && c.MetricsToken == "" && c.MetricsAddr == "" {
+		return bad("PAYGATE_METRICS_TOKEN", "or PAYGATE_METRICS_ADDR is required in production: /metrics shows request rates, routes and volumes, "+
+			"so it needs a bearer token, or a listener of its own that only the monitoring network reaches")
+	}
+	return nil
+}
+
+// SandboxServeChecks: `paygate sandbox serve` receives card numbers, so
+// beyond loopback it answers only a caller with a strong shared token
+// (PAYGATE_SANDBOX_TOKEN), whatever the mode.
+func (c Config) SandboxServeChecks() error {
+	host, _, _ := net.SplitHostPort(c.SandboxAddr)
+	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return nil
+	}
+	if weak := WeakSecret(c.SandboxToken); weak != "" {
+		return bad("PAYGATE_SANDBOX_TOKEN", "a strong token shared with the gateway is required when the sandbox listens beyond loopback (%s): %s", c.SandboxAddr, weak)
+	}
+	return nil
+}
+
+// WeakSecret tells why a bearer token is unfit for production, or "" when
+// it is fit: shorter than 32 characters, fewer than 10 distinct characters
+// (a random hex token of 32 has about 14), or a short pattern repeated.
+// A check of length alone let "aaaa…a" through.
+func WeakSecret(s string) string {
+	if len(s) < 32 {
+		return "use at least 32 random characters"
+	}
+	distinct := map[rune]bool{}
+	for _, r := range s {
+		distinct[r] = true
+	}
+	if len(distinct) < 10 {
+		return fmt.Sprintf("only %d distinct characters; use random characters", len(distinct))
+	}
+	for p := 1; p <= len(s)/3; p++ {
+		if strings.Repeat(s[:p], len(s)/p+1)[:len(s)] == s {
+			return "a short pattern repeated; use random characters"
+		}
+	}
+	return ""
+}
+
+// ParsePrefixes reads a comma-separated list of CIDRs (a bare address is
+// a prefix of its full length).
+func ParsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, part := range strings.Split(list, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if !strings.Contains(part, "/") {
+			a, err := netip.ParseAddr(part)
+			if err != nil {
+				return nil, fmt.Errorf("%q is neither a CIDR (10.0.0.0/8) nor an address", part)
+			}
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a CIDR like 10.0.0.0/8", part)
+		}
+		if a := p.Addr(); a.Is4In6() { // ::ffff:10.0.0.0/104 is 10.0.0.0/8
+			if p.Bits() < 96 {
+				return nil, fmt.Errorf("%q mixes IPv4-mapped and other IPv6 addresses", part)
+			}
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 func parseDuration(s string) (time.Duration, error) {
