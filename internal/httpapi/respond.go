@@ -46,6 +46,9 @@ func expectAnswer(r *http.Request, status int) {
 
 // decode reads a strict JSON body into a T: only application/json, at
 // most MaxBodyBytes, no unknown fields, one value. An empty body is {}.
+// Keys are matched to fields with their case, and none may repeat within
+// an object (checkKeys). A body encoding/json refuses is answered as it
+// says, before checkKeys runs.
 func decode[T any](w http.ResponseWriter, r *http.Request) (T, error) {
 	var v T
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
@@ -70,8 +73,13 @@ func decode[T any](w http.ResponseWriter, r *http.Request) (T, error) {
 	if err := dec.Decode(&v); err != nil {
 		return v, apierror.FromJSON(err, "")
 	}
-	if dec.More() {
+	// Only white space may follow the object (More misses a stray "]").
+	if len(bytes.TrimSpace(body[dec.InputOffset():])) > 0 {
 		return v, &apierror.Error{Kind: apierror.KindInvalidRequest, Code: "invalid_json", Message: "The request body must hold exactly one JSON object."}
+	}
+	if err := checkKeys[T](body); err != nil {
+		var zero T
+		return zero, err
 	}
 	return v, nil
 }
