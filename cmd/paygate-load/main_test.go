@@ -15,6 +15,7 @@ import (
 	"github.com/paygate/paygate/internal/audit"
 	"github.com/paygate/paygate/internal/connectors/sandbox"
 	"github.com/paygate/paygate/internal/httpapi"
+	"github.com/paygate/paygate/internal/idempotency"
 	"github.com/paygate/paygate/internal/logging"
 	"github.com/paygate/paygate/internal/merchants"
 	"github.com/paygate/paygate/internal/openapi"
@@ -53,7 +54,7 @@ func startServer(t *testing.T, backend string) *server {
 	pay := payments.NewService(db, sb, keys, log)
 	refs := refunds.NewService(db, sb, log)
 	hooks := webhooks.NewService(db, keys, false)
-	handler = httpapi.NewServer(log, httpapi.Config{OpenAPI: doc, Sealer: keys}, pay, refs, hooks, db, db, db, db, db)
+	handler = httpapi.NewServer(log, httpapi.Config{OpenAPI: doc, Sealer: keys, Hasher: idempotency.NewHasher(keys.DeriveKey(idempotency.HasherPurpose))}, pay, refs, hooks, db, db, db, db, db)
 
 	now := payments.Now()
 	m := merchants.NewMerchant("Load test", false, now)

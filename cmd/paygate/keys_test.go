@@ -35,8 +35,11 @@ func TestKeysRotate(t *testing.T) {
 			methods = append(methods, m["id"].(string))
 			fingerprints = append(fingerprints, m["card"].(map[string]any)["fingerprint"].(string))
 		}
-		// A webhook endpoint's signing secret, mid-rotation: two sealed secrets.
-		status, ep := postJSON(t, s.url+"/v1/webhook_endpoints", key, map[string]any{"url": "http://127.0.0.1:9/hooks", "enabled_events": []string{"*"}})
+		// A webhook endpoint's signing secret, mid-rotation: two sealed
+		// secrets; and the answer of its create, which shows the secret,
+		// sealed under its Idempotency-Key for replay.
+		epBody := map[string]any{"url": "http://127.0.0.1:9/hooks", "enabled_events": []string{"*"}}
+		status, ep := postJSON(t, s.url+"/v1/webhook_endpoints", key, epBody, "Idempotency-Key", "endpoint-1")
 		if status != 201 {
 			t.Fatalf("webhook endpoint: %d %v", status, ep)
 		}
@@ -51,7 +54,7 @@ func TestKeysRotate(t *testing.T) {
 		if err := run(context.Background(), []string{"paygate", "keys", "rotate"}, env(vars(k2+","+k1)), &out, &errOut); err != nil {
 			t.Fatalf("keys rotate: %v\n%s", err, errOut.String())
 		}
-		if !strings.Contains(out.String(), "done: 5 record(s) re-encrypted") {
+		if !strings.Contains(out.String(), "done: 6 record(s) re-encrypted") {
 			t.Errorf("keys rotate printed %q", out.String())
 		}
 		// Run again: nothing left, it resumes without harm.
@@ -62,7 +65,8 @@ func TestKeysRotate(t *testing.T) {
 		db := storetest.OpenURL(t, url)
 		var n int
 		if err := db.SQL().QueryRow(`SELECT (SELECT count(*) FROM payment_methods WHERE enc_key_id <> 'k2') +
-			(SELECT count(*) FROM webhook_endpoints WHERE secret_key_id <> 'k2' OR previous_key_id <> 'k2')`).Scan(&n); err != nil || n != 0 {
+			(SELECT count(*) FROM webhook_endpoints WHERE secret_key_id <> 'k2' OR previous_key_id <> 'k2') +
+			(SELECT count(*) FROM idempotency_keys WHERE response_key_id <> 'k2')`).Scan(&n); err != nil || n != 0 {
 			t.Fatalf("%d records not under k2 (%v)", n, err)
 		}
 		var actions int
@@ -80,6 +84,11 @@ func TestKeysRotate(t *testing.T) {
 			if got != fingerprints[i] {
 				t.Errorf("fingerprint changed: %v, was %s", got, fingerprints[i])
 			}
+		}
+		// The sealed answer opens under key 2 alone: the retry replays it.
+		status, again := postJSON(t, s.url+"/v1/webhook_endpoints", key, epBody, "Idempotency-Key", "endpoint-1")
+		if status != 201 || again["secret"] != ep["secret"] || again["id"] != ep["id"] {
+			t.Errorf("replay after key rotation: %d %v", status, again)
 		}
 		// The endpoint's secret opens under key 2 alone: it rotates again.
 		if status, _ := postJSON(t, s.url+"/v1/webhook_endpoints/"+ep["id"].(string)+"/rotate_secret", key, map[string]any{}); status != 200 {

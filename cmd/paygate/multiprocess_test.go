@@ -71,12 +71,17 @@ func startProcess(t *testing.T, bin string, vars map[string]string, addrVar stri
 	}
 }
 
-func postJSON(t *testing.T, url, token string, body any) (int, map[string]any) {
+// postJSON posts body as JSON with the bearer token, and headers given as
+// name, value pairs.
+func postJSON(t *testing.T, url, token string, body any, header ...string) (int, map[string]any) {
 	t.Helper()
 	b, _ := json.Marshal(body)
 	req, _ := http.NewRequest("POST", url, bytes.NewReader(b))
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Error(err)

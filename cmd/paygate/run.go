@@ -236,6 +236,9 @@ func healthcheck(ctx context.Context, cfg config.Config) error {
 }
 
 func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) error {
+	if err := cfg.ServeChecks(); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
 	log := logging.New(stderr, cfg.LogLevel, cfg.LogFormat)
 	keyring, keyFile, created, err := cfg.Keyring()
 	if err != nil {
@@ -260,7 +263,7 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 	}
 	var connector connectors.Connector = sandbox.New(cfg.PublicURL)
 	if cfg.SandboxURL != "" {
-		connector = sandbox.NewClient(cfg.SandboxURL, cfg.ConnectorTimeout)
+		connector = sandbox.NewClient(cfg.SandboxURL, cfg.ConnectorTimeout).WithToken(cfg.SandboxToken)
 	}
 	m := metrics.New()
 	connector = m.Connector(connector)
@@ -280,8 +283,15 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 		refs.Fault = pay.Fault
 	}
 	hooks := webhooks.NewService(db, keyring, cfg.Production())
+	// /metrics is on the API's listener unless it has one of its own.
+	var exporter http.Handler = m.Handler()
+	if cfg.MetricsAddr != "" {
+		exporter = nil
+	}
 	handler := httpapi.NewServer(log, httpapi.Config{AdminToken: cfg.AdminToken, OpenAPI: doc, Lease: cfg.RecoveryAfter, Limiter: limits, Sealer: keyring,
-		Metrics: m, Exporter: m.Handler(), MetricsToken: cfg.MetricsToken},
+		Hasher:  idempotency.NewHasher(keyring.DeriveKey(idempotency.HasherPurpose)),
+		Metrics: m, Exporter: exporter, MetricsToken: cfg.MetricsToken, TrustedProxies: cfg.TrustedProxies,
+		HSTS: strings.HasPrefix(cfg.PublicURL, "https://")},
 		pay, refs, hooks, db, db, db, db, db)
 
 	log.Info("paygate starting", "database", db.Backend(), "connector", connector.Name(), "remote_sandbox", cfg.SandboxURL != "")
@@ -317,15 +327,25 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 		w.OnAttempt = m.WebhookAttempt
 		w.Run(jobs)
 	})
-	if cfg.PprofAddr != "" {
-		ln, err := net.Listen("tcp", cfg.PprofAddr)
+	// Listeners beside the API's, each with its own routes only.
+	for _, side := range []struct {
+		setting, addr, what string
+		handler             func() http.Handler
+	}{
+		{"PAYGATE_METRICS_ADDR", cfg.MetricsAddr, "metrics", func() http.Handler { return httpapi.MetricsOnly(m.Handler(), cfg.MetricsToken) }},
+		{"PAYGATE_PPROF_ADDR", cfg.PprofAddr, "Go profiles", profiles},
+	} {
+		if side.addr == "" {
+			continue
+		}
+		ln, err := net.Listen("tcp", side.addr)
 		if err != nil {
 			stopJobs()
 			wg.Wait()
-			return fmt.Errorf("PAYGATE_PPROF_ADDR: %w", err)
+			return fmt.Errorf("%s: %w", side.setting, err)
 		}
-		log.Info("serving Go profiles", "addr", ln.Addr().String())
-		wg.Go(func() { serveProfiles(jobs, ln) })
+		log.Info("serving "+side.what, "addr", ln.Addr().String())
+		wg.Go(func() { serveUntil(jobs, ln, side.handler()) })
 	}
 	err = listenAndServe(ctx, cfg, cfg.Addr, handler, log)
 	stopJobs()
@@ -345,23 +365,34 @@ func faultPoint(log *slog.Logger, point string) func(string) {
 	}
 }
 
-// serveProfiles serves the Go profiler's endpoints on ln until ctx ends.
-// They are on a listener of their own so that the API's routes, timeouts
-// and authentication stay as they are; a CPU profile runs for its seconds.
-func serveProfiles(ctx context.Context, ln net.Listener) {
+// profiles serves the Go profiler's endpoints. They are on a listener of
+// their own so that the API's routes, timeouts and authentication stay as
+// they are; a CPU profile runs for its seconds.
+func profiles() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	return mux
+}
+
+// serveUntil serves h on ln, a listener beside the API's (profiles,
+// metrics), until ctx ends.
+func serveUntil(ctx context.Context, ln net.Listener, h http.Handler) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, MaxHeaderBytes: maxHeaderBytes}
 	go func() {
 		<-ctx.Done()
 		_ = srv.Close()
 	}()
 	_ = srv.Serve(ln)
 }
+
+// maxHeaderBytes bounds a request's line and headers (Go's default is
+// 1 MiB): no client of the API needs more, and each connection's buffer is
+// memory an unauthenticated client decides.
+const maxHeaderBytes = 64 << 10
 
 // listenAndServe serves handler on addr until ctx ends, then shuts down
 // gracefully: no new connections, in-flight requests finish.
@@ -373,6 +404,7 @@ func listenAndServe(ctx context.Context, cfg config.Config, addr string, handler
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12},
 	}
@@ -403,10 +435,15 @@ func listenAndServe(ctx context.Context, cfg config.Config, addr string, handler
 	return nil
 }
 
-// serveSandbox runs the sandbox processor as its own process.
+// serveSandbox runs the sandbox processor as its own process. Card numbers
+// reach it, so with PAYGATE_SANDBOX_TOKEN it answers only a caller that
+// sends the token; beyond loopback the token is required.
 func serveSandbox(ctx context.Context, cfg config.Config, stderr io.Writer) error {
+	if err := cfg.SandboxServeChecks(); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
 	log := logging.New(stderr, cfg.LogLevel, cfg.LogFormat)
-	return listenAndServe(ctx, cfg, cfg.SandboxAddr, sandbox.Handler(sandbox.New(cfg.PublicURL)), log)
+	return listenAndServe(ctx, cfg, cfg.SandboxAddr, sandbox.RequireToken(cfg.SandboxToken, sandbox.Handler(sandbox.New(cfg.PublicURL))), log)
 }
 
 // createDemoMerchant gives a newcomer a key on the first start of an empty

@@ -49,7 +49,19 @@ func TestVersionAndUsage(t *testing.T) {
 func TestConfigErrorsNameTheVariable(t *testing.T) {
 	strong := "k1:" + vault.NewKey()
 	fp := vault.NewKey()
-	admin := strings.Repeat("a1b2", 10)
+	admin := "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+	prod := func(extra ...string) map[string]string {
+		m := map[string]string{"PAYGATE_ENV": "production", "PAYGATE_ENCRYPTION_KEYS": strong, "PAYGATE_FINGERPRINT_KEY": fp,
+			"PAYGATE_ADMIN_TOKEN": admin, "PAYGATE_DATABASE_URL": "postgres://db/x", "PAYGATE_METRICS_ADDR": "127.0.0.1:0"}
+		for i := 0; i+1 < len(extra); i += 2 {
+			if extra[i+1] == "" {
+				delete(m, extra[i])
+			} else {
+				m[extra[i]] = extra[i+1]
+			}
+		}
+		return m
+	}
 	cases := []struct {
 		vars map[string]string
 		want string
@@ -78,6 +90,15 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"PAYGATE_ENV": "production", "PAYGATE_ENCRYPTION_KEYS": strong, "PAYGATE_FINGERPRINT_KEY": fp, "PAYGATE_DATABASE_URL": "postgres://db/x"}, "PAYGATE_ADMIN_TOKEN"},
 		{map[string]string{"PAYGATE_ENV": "production", "PAYGATE_ENCRYPTION_KEYS": strong, "PAYGATE_FINGERPRINT_KEY": fp, "PAYGATE_ADMIN_TOKEN": "short", "PAYGATE_DATABASE_URL": "postgres://db/x"}, "PAYGATE_ADMIN_TOKEN"},
 		{map[string]string{"PAYGATE_ENV": "production", "PAYGATE_ENCRYPTION_KEYS": strong, "PAYGATE_FINGERPRINT_KEY": fp, "PAYGATE_ADMIN_TOKEN": admin}, "PAYGATE_DATABASE_URL"},
+		// Long enough, but not random.
+		{prod("PAYGATE_ADMIN_TOKEN", strings.Repeat("a", 48)), "PAYGATE_ADMIN_TOKEN"},
+		{prod("PAYGATE_ADMIN_TOKEN", strings.Repeat("a1b2", 10)), "PAYGATE_ADMIN_TOKEN"},
+		// /metrics needs a token or a listener of its own.
+		{prod("PAYGATE_METRICS_ADDR", ""), "PAYGATE_METRICS_TOKEN"},
+		{prod("PAYGATE_METRICS_ADDR", "", "PAYGATE_METRICS_TOKEN", "secret"), "PAYGATE_METRICS_TOKEN"},
+		{prod("PAYGATE_SANDBOX_URL", "http://sandbox:8090"), "PAYGATE_SANDBOX_TOKEN"},
+		{map[string]string{"PAYGATE_METRICS_ADDR": "9090"}, "PAYGATE_METRICS_ADDR"},
+		{map[string]string{"PAYGATE_TRUSTED_PROXIES": "10.0.0.0/8,ingress"}, "PAYGATE_TRUSTED_PROXIES"},
 	}
 	for _, c := range cases {
 		var out, errOut bytes.Buffer

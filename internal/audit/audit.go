@@ -49,14 +49,18 @@ func New(actor, action, objectID, merchantID string, now time.Time) Event {
 }
 
 // FromRequest makes an entry for an action taken through the admin API,
-// with the request's id and source address. The address is the peer's:
-// a forwarding header is not trusted, since any client can send one.
+// with the request's id and source address: the client's address as the
+// HTTP layer found it (the peer's, or behind a trusted proxy the one it
+// forwarded), the same the rate limits use; else the TCP peer's.
 func FromRequest(r *http.Request, action, objectID, merchantID string, now time.Time) Event {
 	e := New(ActorAdmin, action, objectID, merchantID, now)
-	if info := logging.Request(r.Context()); info != nil {
+	info := logging.Request(r.Context())
+	if info != nil {
 		e.RequestID = info.ID
 	}
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+	if info != nil && info.ClientIP != "" {
+		e.SourceIP = info.ClientIP
+	} else if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		e.SourceIP = host
 	}
 	return e

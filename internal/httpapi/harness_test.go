@@ -19,6 +19,7 @@ import (
 	"github.com/paygate/paygate/internal/connectors"
 	"github.com/paygate/paygate/internal/connectors/sandbox"
 	"github.com/paygate/paygate/internal/httpapi"
+	"github.com/paygate/paygate/internal/idempotency"
 	"github.com/paygate/paygate/internal/logging"
 	"github.com/paygate/paygate/internal/openapi"
 	"github.com/paygate/paygate/internal/payments"
@@ -94,7 +95,8 @@ func startWith(t *testing.T, backend string, opt options) *harness {
 	if opt.keys != nil {
 		idem = opt.keys(db)
 	}
-	handler = httpapi.NewServer(log, httpapi.Config{AdminToken: adminToken, OpenAPI: doc, Lease: opt.lease, Limiter: opt.limiter, Sealer: keys},
+	handler = httpapi.NewServer(log, httpapi.Config{AdminToken: adminToken, OpenAPI: doc, Lease: opt.lease, Limiter: opt.limiter, Sealer: keys,
+		Hasher: idempotency.NewHasher(keys.DeriveKey(idempotency.HasherPurpose))},
 		pay, refs, hooks, db, idem, db, db, db)
 	h := &harness{t: t, url: srv.URL, db: db, logs: logs, spec: newOpenAPIChecker(t), sandbox: sb, pay: pay, refs: refs, keys: keys}
 	t.Cleanup(h.assertNoCardData)

@@ -61,6 +61,15 @@ func handleMetrics(exporter http.Handler, token string) http.Handler {
 	})
 }
 
+// MetricsOnly is the handler of a listener of its own for the metrics
+// (PAYGATE_METRICS_ADDR): GET /metrics, with the token when one is set, and
+// nothing else.
+func MetricsOnly(exporter http.Handler, token string) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", handleMetrics(exporter, token))
+	return mux
+}
+
 // handleOpenAPI serves the OpenAPI document.
 func handleOpenAPI(doc []byte) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

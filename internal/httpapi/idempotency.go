@@ -3,7 +3,6 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -56,12 +55,14 @@ func (b *bufferedWriter) Write(p []byte) (int, error) {
 // finished one is replayed, a running one is 409, one that died is run
 // again with idempotency.Attempt telling the services to resume it.
 //
-// seal, when not nil, encrypts the stored answer: for routes whose answer
-// shows a secret, which must not sit in the database in clear.
+// Answers are stored sealed when sealing says they show a secret (a
+// webhook signing secret, a customer link), so that none sits in the
+// database in clear.
 //
 // deferClaim, for routes that create an object, leaves the claim to the
 // transaction that creates it (see idempotency.Record.Unclaimed).
-func idempotent(log *slog.Logger, keys IdempotencyStore, lease time.Duration, seal Sealer, deferClaim bool, next http.Handler) http.Handler {
+func idempotent(log *slog.Logger, keys IdempotencyStore, lease time.Duration, hasher *idempotency.Hasher, sealing answerSealing,
+	deferClaim bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost && r.Method != http.MethodPatch && r.Method != http.MethodDelete {
 			next.ServeHTTP(w, r)
@@ -94,25 +95,23 @@ func idempotent(log *slog.Logger, keys IdempotencyStore, lease time.Duration, se
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		acct := accountFrom(ctx)
 		merchantID := acct.MerchantID
-		// The key's mode is part of the request: a live request under a key
-		// a test request used is another request (422), never its replay.
-		hashed := body
-		if acct.Livemode {
-			hashed = append([]byte("livemode\n"), body...)
-		}
+		// The key's mode is part of the request, stored and hashed: a live
+		// request under a key a test request used is another request (422),
+		// never its replay, and the other way round.
 		now := time.Now().UTC()
 		rec := idempotency.Record{
-			MerchantID: merchantID, Key: key, Method: r.Method, Path: r.URL.Path,
-			RequestHash: idempotency.Hash(hashed), CreatedAt: now, LockedUntil: now.Add(lease),
+			MerchantID: merchantID, Livemode: acct.Livemode, Key: key, Method: r.Method, Path: r.URL.Path,
+			RequestHash: hasher.Sum(acct.Livemode, r.Method, r.URL.Path, body), CreatedAt: now, LockedUntil: now.Add(lease),
 		}
+		aad := idempotency.AnswerAAD(merchantID, acct.Livemode, key)
 		// run serves the request under attempt into a buffer. owns tells
 		// whether this request's key row exists (claimed, or inserted by
 		// the creating transaction), so that a panic releases only a row
 		// of its own.
 		run := func(ctx context.Context, attempt idempotency.Attempt, owns func() bool) (*bufferedWriter, *idempotency.Answer) {
 			var answer *idempotency.Answer
-			if seal == nil { // a sealed answer is stored only here, sealed
-				ctx, answer = idempotency.WithAnswer(ctx, merchantID, key)
+			if !sealing.always { // a sealed answer is stored only here, sealed
+				ctx, answer = idempotency.WithAnswer(ctx, merchantID, key, sealing.when)
 			}
 			buf := &bufferedWriter{header: w.Header()}
 			r.Body = io.NopCloser(bytes.NewReader(body)) // each run reads it anew
@@ -141,9 +140,9 @@ func idempotent(log *slog.Logger, keys IdempotencyStore, lease time.Duration, se
 			var err error
 			switch {
 			case idempotency.Stored(buf.status):
-				var stored []byte
-				if stored, err = sealAnswer(seal, merchantID, key, buf.body.Bytes()); err == nil {
-					err = keys.CompleteIdempotencyKey(sctx, merchantID, key, idempotency.Response{Status: buf.status, Body: stored})
+				var resp idempotency.Response
+				if resp, err = sealing.store(aad, buf.status, buf.body.Bytes()); err == nil {
+					err = keys.CompleteIdempotencyKey(sctx, merchantID, key, resp)
 				}
 			case idempotency.Forgotten(buf.status):
 				err = keys.ForgetIdempotencyKey(sctx, merchantID, key)
@@ -201,7 +200,7 @@ func idempotent(log *slog.Logger, keys IdempotencyStore, lease time.Duration, se
 		}
 		switch claim.Outcome {
 		case idempotency.Replay:
-			body, err := openAnswer(seal, merchantID, key, claim.Response.Body)
+			body, err := sealing.open(aad, claim.Response.Body)
 			if err != nil {
 				respondErr(w, r, log, err)
 				return
@@ -242,32 +241,45 @@ type Sealer interface {
 	Open(s vault.Sealed, aad string) ([]byte, error)
 }
 
-// sealedMark starts a stored answer that is sealed; a JSON answer never
-// starts with it.
-const sealedMark = 0
-
-func sealAnswer(seal Sealer, merchantID, key string, body []byte) ([]byte, error) {
-	if seal == nil {
-		return body, nil
-	}
-	s, err := seal.Seal(body, "idempotency/"+merchantID+"/"+key)
-	if err != nil {
-		return nil, err
-	}
-	b, err := json.Marshal(s)
-	return append([]byte{sealedMark}, b...), err
+// answerSealing says which stored answers of a route are sealed: all of
+// them (always), those when tells (a customer link in a payment), or none.
+type answerSealing struct {
+	sealer Sealer
+	always bool
+	when   func(body []byte) bool
 }
 
-func openAnswer(seal Sealer, merchantID, key string, stored []byte) ([]byte, error) {
-	if len(stored) == 0 || stored[0] != sealedMark {
-		return stored, nil
+// store is the response to keep for an answer: sealed, bound to aad (its
+// merchant, mode and key), when it shows a secret.
+func (s answerSealing) store(aad string, status int, body []byte) (idempotency.Response, error) {
+	if !s.always && (s.when == nil || !s.when(body)) {
+		return idempotency.Response{Status: status, Body: body}, nil
 	}
-	if seal == nil {
-		return nil, errors.New("a sealed idempotent answer on a route without a sealer")
+	if s.sealer == nil {
+		return idempotency.Response{}, errors.New("an answer to seal on a server without a sealer")
 	}
-	var s vault.Sealed
-	if err := json.Unmarshal(stored[1:], &s); err != nil {
-		return nil, err
+	sealed, err := s.sealer.Seal(body, aad)
+	if err != nil {
+		return idempotency.Response{}, err
 	}
-	return seal.Open(s, "idempotency/"+merchantID+"/"+key)
+	b, err := idempotency.SealedBody(sealed)
+	return idempotency.Response{Status: status, Body: b, KeyID: sealed.KeyID}, err
+}
+
+// open is the answer a stored response replays.
+func (s answerSealing) open(aad string, stored []byte) ([]byte, error) {
+	sealed, isSealed, err := idempotency.OpenedBody(stored)
+	if err != nil || !isSealed {
+		return stored, err
+	}
+	if s.sealer == nil {
+		return nil, errors.New("a sealed idempotent answer on a server without a sealer")
+	}
+	return s.sealer.Open(sealed, aad)
+}
+
+// showsCustomerLink tells whether a payment answer holds the customer's
+// single-use link (next_action): a bearer credential, kept only sealed.
+func showsCustomerLink(body []byte) bool {
+	return bytes.Contains(body, []byte(`"next_action":{`))
 }

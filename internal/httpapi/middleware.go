@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -67,18 +68,31 @@ func logRequests(log *slog.Logger, metrics RequestObserver, next http.Handler) h
 		if sw.status >= 500 {
 			level = slog.LevelError
 		}
+		method := methodLabel(r.Method)
 		if metrics != nil {
 			_, path, _ := strings.Cut(route, " ")
 			if path == "" {
 				path = route
 			}
-			metrics.ObserveRequest(path, r.Method, sw.status, time.Since(start))
+			metrics.ObserveRequest(path, method, sw.status, time.Since(start))
 		}
 		log.LogAttrs(r.Context(), level, "request",
-			slog.String("method", r.Method), slog.String("route", route), slog.Int("status", sw.status),
+			slog.String("method", method), slog.String("route", route), slog.Int("status", sw.status),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			slog.String("merchant_id", info.MerchantID), slog.Int("bytes", sw.bytes))
 	})
+}
+
+// methodLabel is a request's method as logs and metrics show it: one of a
+// fixed set. A client may send any token as a method; each new one would
+// otherwise be a new metric series, kept for the life of the process.
+// (The route is fixed too: a pattern of routes.go, or "unmatched".)
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete, http.MethodPut, http.MethodHead, http.MethodOptions:
+		return m
+	}
+	return "other"
 }
 
 // RequestObserver records answered requests (package metrics).
@@ -186,14 +200,83 @@ func rateLimited(w http.ResponseWriter, r *http.Request, log *slog.Logger, wait 
 	respondErr(w, r, log, &apierror.Error{Kind: apierror.KindRateLimited, Code: "rate_limited", Message: msg})
 }
 
+// findClient records the client's address in the request's info, for the
+// per-address limit and audit entries. It is the TCP peer's, unless the
+// peer is a trusted proxy (PAYGATE_TRUSTED_PROXIES): then it is the
+// right-most X-Forwarded-For entry that is not itself a trusted proxy. The
+// entries left of it are whatever the client wrote, so they are never
+// believed. The address is parsed and printed anew, so what a client sends
+// cannot become a key of any size.
+func findClient(trusted []netip.Prefix, next http.Handler) http.Handler {
+	isTrusted := func(a netip.Addr) bool {
+		for _, p := range trusted {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if info := logging.Request(r.Context()); info != nil {
+			info.ClientIP = clientAddr(r, trusted, isTrusted)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// maxForwardHops bounds how far left in X-Forwarded-For the search goes.
+const maxForwardHops = 16
+
+func clientAddr(r *http.Request, trusted []netip.Prefix, isTrusted func(netip.Addr) bool) string {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		return host
+	}
+	client := peer.Addr().Unmap()
+	if len(trusted) == 0 || !isTrusted(client) {
+		return client.String()
+	}
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	for i := len(hops) - 1; i >= 0 && i >= len(hops)-maxForwardHops; i-- {
+		a, ok := parseHop(hops[i])
+		if !ok {
+			break // not an address: the last trusted hop is what we know
+		}
+		client = a
+		if !isTrusted(a) {
+			break
+		}
+	}
+	return client.String()
+}
+
+// parseHop reads one X-Forwarded-For entry: an address, perhaps with a port.
+func parseHop(s string) (netip.Addr, bool) {
+	s = strings.TrimSpace(s)
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.Unmap(), true
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap(), true
+	}
+	return netip.Addr{}, false
+}
+
 // limitAddresses applies the per-address limit to every request, before
-// authentication, so that a scan of keys is slowed too. The address is the
-// TCP peer's: forwarding headers are not trusted.
+// authentication, so that a scan of keys is slowed too. The address is
+// the client's as findClient found it.
 func limitAddresses(log *slog.Logger, limits Limiter, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			host = r.RemoteAddr
+		var host string
+		if info := logging.Request(r.Context()); info != nil {
+			host = info.ClientIP
+		}
+		if host == "" {
+			host, _, _ = net.SplitHostPort(r.RemoteAddr)
 		}
 		if ok, wait := limits.AllowAddress(host); !ok {
 			rateLimited(w, r, log, wait, "Too many requests from this address; slow down and retry after Retry-After seconds.")
@@ -216,10 +299,12 @@ func limitAttempts(log *slog.Logger, limits Limiter, next http.Handler) http.Han
 }
 
 // secureHeaders sets the headers every answer carries: API answers are
-// never sniffed, framed, cached or sent as a referrer; under TLS, browsers
-// are told to keep to HTTPS. A handler may set its own (the docs page sets
-// a policy that lets its scripts run).
-func secureHeaders(next http.Handler) http.Handler {
+// never sniffed, framed, cached or sent as a referrer; over https, browsers
+// are told to keep to it. hsts says the server is reached over https even
+// when the request is not TLS here (a proxy in front ends TLS, and
+// PAYGATE_PUBLIC_URL is https). A handler may set its own (the docs page
+// sets a policy that lets its scripts run).
+func secureHeaders(hsts bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
@@ -227,7 +312,7 @@ func secureHeaders(next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cache-Control", "no-store")
 		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-		if r.TLS != nil {
+		if hsts || r.TLS != nil {
 			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 		}
 		next.ServeHTTP(w, r)

@@ -13,27 +13,32 @@ import (
 // addRoutes lists every route of the API.
 func addRoutes(mux *http.ServeMux, log *slog.Logger, cfg Config, pay *payments.Service, refs *refunds.Service, hooks *webhooks.Service,
 	accounts Accounts, keys IdempotencyStore, books LedgerReader, evs EventStore, db Pinger) {
-	merchant := func(h http.Handler) http.Handler {
-		return requireMerchant(log, accounts, cfg.Limiter, idempotent(log, keys, cfg.Lease, nil, false, h))
+	// Every mutating merchant route takes Idempotency-Key. Answers that
+	// show a secret are stored sealed: a webhook endpoint's signing secret
+	// always, a payment's customer link when it has one.
+	keyed := func(sealing answerSealing, deferClaim bool, h http.Handler) http.Handler {
+		return requireMerchant(log, accounts, cfg.Limiter, idempotent(log, keys, cfg.Lease, cfg.Hasher, sealing, deferClaim, h))
 	}
+	plain := answerSealing{}
+	links := answerSealing{sealer: cfg.Sealer, when: showsCustomerLink}
+	secret := answerSealing{sealer: cfg.Sealer, always: true}
+	merchant := func(h http.Handler) http.Handler { return keyed(plain, false, h) }
+	payment := func(h http.Handler) http.Handler { return keyed(links, false, h) }
 	// A create's Idempotency-Key is claimed by the transaction that creates
 	// the object (one commit fewer on the hottest calls).
-	merchantCreate := func(h http.Handler) http.Handler {
-		return requireMerchant(log, accounts, cfg.Limiter, idempotent(log, keys, cfg.Lease, nil, true, h))
-	}
-	merchantSecret := func(h http.Handler) http.Handler {
-		return requireMerchant(log, accounts, cfg.Limiter, idempotent(log, keys, cfg.Lease, cfg.Sealer, false, h))
-	}
+	paymentCreate := func(h http.Handler) http.Handler { return keyed(links, true, h) }
+	merchantCreate := func(h http.Handler) http.Handler { return keyed(plain, true, h) }
+	merchantSecret := func(h http.Handler) http.Handler { return keyed(secret, false, h) }
 	attempt := func(h http.Handler) http.Handler { return limitAttempts(log, cfg.Limiter, h) }
 	admin := func(h http.Handler) http.Handler { return requireAdmin(log, cfg.AdminToken, h) }
 
-	mux.Handle("POST /v1/payments", merchantCreate(attempt(handleCreate(log, pay.Create))))
+	mux.Handle("POST /v1/payments", paymentCreate(attempt(handleCreate(log, pay.Create))))
 	mux.Handle("GET /v1/payments", merchant(handlePaymentList(log, pay)))
 	mux.Handle("GET /v1/payments/{id}", merchant(handleGet(log, pay.Get)))
-	mux.Handle("PATCH /v1/payments/{id}", merchant(handleAction(log, pay.Update)))
-	mux.Handle("POST /v1/payments/{id}/confirm", merchant(attempt(handleAction(log, pay.Confirm))))
-	mux.Handle("POST /v1/payments/{id}/capture", merchant(handleAction(log, pay.Capture)))
-	mux.Handle("POST /v1/payments/{id}/cancel", merchant(handleAction(log, pay.Cancel)))
+	mux.Handle("PATCH /v1/payments/{id}", payment(handleAction(log, pay.Update)))
+	mux.Handle("POST /v1/payments/{id}/confirm", payment(attempt(handleAction(log, pay.Confirm))))
+	mux.Handle("POST /v1/payments/{id}/capture", payment(handleAction(log, pay.Capture)))
+	mux.Handle("POST /v1/payments/{id}/cancel", payment(handleAction(log, pay.Cancel)))
 
 	mux.Handle("POST /v1/payment_methods", merchant(handleCreate(log, pay.CreateMethod)))
 	mux.Handle("GET /v1/payment_methods/{id}", merchant(handleGet(log, pay.Method)))

@@ -7,9 +7,11 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/paygate/paygate/internal/audit"
+	"github.com/paygate/paygate/internal/idempotency"
 	"github.com/paygate/paygate/internal/merchants"
 	"github.com/paygate/paygate/internal/payments"
 	"github.com/paygate/paygate/internal/refunds"
@@ -31,9 +33,19 @@ type Config struct {
 	Exporter http.Handler
 	// MetricsToken, when set, is the bearer token /metrics requires.
 	MetricsToken string
+	// TrustedProxies are the peers whose X-Forwarded-For names the client.
+	TrustedProxies []netip.Prefix
+	// HSTS sends Strict-Transport-Security on every answer: the server is
+	// reached over https (its own TLS, or a proxy's: PAYGATE_PUBLIC_URL).
+	HSTS bool
 	// Sealer encrypts the stored answers that show a secret (a webhook
-	// endpoint's signing secret), for idempotent replay.
+	// endpoint's signing secret, a payment's customer link), for
+	// idempotent replay.
 	Sealer Sealer
+	// Hasher identifies requests under an Idempotency-Key (required): a
+	// keyed hash, so the stored hash of a body holding a card number tells
+	// a reader of the database nothing.
+	Hasher *idempotency.Hasher
 }
 
 // Accounts is the merchant and key storage the API uses.
@@ -57,6 +69,9 @@ func NewServer(log *slog.Logger, cfg Config, pay *payments.Service, refs *refund
 	if cfg.Lease <= 0 {
 		cfg.Lease = 30 * time.Second
 	}
+	if cfg.Hasher == nil {
+		panic("httpapi: Config.Hasher is required")
+	}
 	if cfg.Limiter == nil {
 		cfg.Limiter = noLimits{}
 	}
@@ -65,8 +80,9 @@ func NewServer(log *slog.Logger, cfg Config, pay *payments.Service, refs *refund
 	var h http.Handler = mux
 	h = jsonErrorsForMux(mux, log, h)
 	h = limitAddresses(log, cfg.Limiter, h)
-	h = secureHeaders(h)
+	h = secureHeaders(cfg.HSTS, h)
 	h = recoverPanics(log, h)
+	h = findClient(cfg.TrustedProxies, h)
 	h = logRequests(log, cfg.Metrics, h)
 	return h
 }

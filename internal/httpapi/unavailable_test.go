@@ -10,6 +10,7 @@ import (
 
 	"github.com/paygate/paygate/internal/connectors/sandbox"
 	"github.com/paygate/paygate/internal/httpapi"
+	"github.com/paygate/paygate/internal/idempotency"
 	"github.com/paygate/paygate/internal/logging"
 	"github.com/paygate/paygate/internal/payments"
 	"github.com/paygate/paygate/internal/refunds"
@@ -30,7 +31,8 @@ func TestDatabaseDown(t *testing.T) {
 	log := logging.New(io.Discard, 0, "json")
 	sb := sandbox.New("http://x")
 	pay := payments.NewService(db, sb, keys, log)
-	srv := httptest.NewServer(httpapi.NewServer(log, httpapi.Config{AdminToken: adminToken, OpenAPI: []byte("{}")}, pay, refunds.NewService(db, sb, log), webhooks.NewService(db, keys, false), db, db, db, db, db))
+	srv := httptest.NewServer(httpapi.NewServer(log, httpapi.Config{AdminToken: adminToken, OpenAPI: []byte("{}"),
+		Hasher: idempotency.NewHasher(keys.DeriveKey(idempotency.HasherPurpose))}, pay, refunds.NewService(db, sb, log), webhooks.NewService(db, keys, false), db, db, db, db, db))
 	defer srv.Close()
 	for _, path := range []string{"/readyz", "/v1/payments"} {
 		req, _ := http.NewRequest("GET", srv.URL+path, nil)

@@ -8,12 +8,19 @@
 package idempotency
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/paygate/paygate/internal/vault"
 )
 
 // Header names.
@@ -59,7 +66,11 @@ func From(ctx context.Context) Attempt {
 
 // Record is a claimed key, as stored.
 type Record struct {
-	MerchantID  string
+	MerchantID string
+	// Livemode is the mode of the key that sent the request: a request of
+	// the other mode under the same key is another request (a mismatch),
+	// never its replay.
+	Livemode    bool
 	Key         string
 	Method      string
 	Path        string
@@ -115,6 +126,52 @@ func (u *Unclaimed) Taken() bool    { return u.taken.Load() }
 type Response struct {
 	Status int
 	Body   []byte
+	// KeyID is, for an answer that shows a secret, the ring key its Body
+	// is sealed under (SealedBody); "" for an answer stored in clear.
+	// `paygate keys rotate` re-seals such answers like every sealed record.
+	KeyID string
+}
+
+// AnswerAAD is what a sealed answer is bound to: merchant, mode and key. An
+// answer sealed for one of them does not open for another.
+func AnswerAAD(merchantID string, livemode bool, key string) string {
+	mode := "test"
+	if livemode {
+		mode = "live"
+	}
+	return "idempotency/" + merchantID + "/" + mode + "/" + key
+}
+
+// ParseAnswerAAD splits what AnswerAAD made.
+func ParseAnswerAAD(aad string) (merchantID string, livemode bool, key string, ok bool) {
+	rest, ok := strings.CutPrefix(aad, "idempotency/")
+	if !ok {
+		return "", false, "", false
+	}
+	parts := strings.SplitN(rest, "/", 3)
+	if len(parts) != 3 || parts[0] == "" || (parts[1] != "test" && parts[1] != "live") || parts[2] == "" {
+		return "", false, "", false
+	}
+	return parts[0], parts[1] == "live", parts[2], true
+}
+
+// sealedMark starts a stored answer that is sealed; a JSON answer never
+// starts with it.
+const sealedMark = 0
+
+// SealedBody is how a sealed answer is stored.
+func SealedBody(s vault.Sealed) ([]byte, error) {
+	b, err := json.Marshal(s)
+	return append([]byte{sealedMark}, b...), err
+}
+
+// OpenedBody reads a stored answer back: sealed tells whether it is a
+// sealed one (then s is it); otherwise the body is the answer itself.
+func OpenedBody(stored []byte) (s vault.Sealed, sealed bool, err error) {
+	if len(stored) == 0 || stored[0] != sealedMark {
+		return s, false, nil
+	}
+	return s, true, json.Unmarshal(stored[1:], &s)
 }
 
 // Outcome of claiming a key.
@@ -135,11 +192,44 @@ type Claim struct {
 	ResourceID string   // for Resumed
 }
 
-// Hash identifies a request body; two requests are the same request when
-// their method, path and body bytes are equal.
-func Hash(body []byte) []byte {
-	h := sha256.Sum256(body)
-	return h[:]
+// Hasher identifies requests: two requests are the same request when their
+// mode, method, path and body bytes are equal.
+//
+// The hash is keyed (HMAC-SHA256 with a server secret): a create or confirm
+// body holds a card number and CVC, and the database keeps the card's first
+// six and last four digits, so an unkeyed hash of the body would let a
+// reader of the database (or of a backup) recover number and CVC by trying
+// the few million candidates. Every field is length-prefixed, so no choice
+// of body makes one mode's request look like the other's.
+type Hasher struct {
+	key []byte
+}
+
+// HasherPurpose names the key a Hasher is given (vault.Keyring.DeriveKey).
+const HasherPurpose = "idempotency request hash v1"
+
+// NewHasher returns a Hasher keyed with key (at least 32 bytes).
+func NewHasher(key []byte) *Hasher {
+	if len(key) < 32 {
+		panic("idempotency: the request hash key must have at least 32 bytes")
+	}
+	return &Hasher{key: bytes.Clone(key)}
+}
+
+// Sum is the request's hash.
+func (h *Hasher) Sum(livemode bool, method, path string, body []byte) []byte {
+	m := hmac.New(sha256.New, h.key)
+	mode := "test"
+	if livemode {
+		mode = "live"
+	}
+	var n [8]byte
+	for _, part := range [][]byte{[]byte(mode), []byte(method), []byte(path), body} {
+		binary.BigEndian.PutUint64(n[:], uint64(len(part)))
+		m.Write(n[:])
+		m.Write(part)
+	}
+	return m.Sum(nil)
 }
 
 // Stored tells whether a response with this status is kept for replay.
@@ -171,6 +261,9 @@ type Answer struct {
 	status          int
 	render          func(v any) ([]byte, error)
 	written         *Response
+	// secret tells whether an answer shows a secret (a customer link): such
+	// an answer is stored sealed by the HTTP layer, never here in clear.
+	secret func(body []byte) bool
 }
 
 // KeyResponse is an answer to write under a key.
@@ -182,8 +275,10 @@ type KeyResponse struct {
 type answerKey struct{}
 
 // WithAnswer returns ctx carrying a fresh Answer for the key, and it.
-func WithAnswer(ctx context.Context, merchantID, key string) (context.Context, *Answer) {
-	a := &Answer{merchantID: merchantID, key: key}
+// secret, when not nil, tells which answers show a secret: those are not
+// written with the result (the HTTP layer stores them sealed).
+func WithAnswer(ctx context.Context, merchantID, key string, secret func(body []byte) bool) (context.Context, *Answer) {
+	a := &Answer{merchantID: merchantID, key: key, secret: secret}
 	return context.WithValue(ctx, answerKey{}, a), a
 }
 
@@ -205,7 +300,7 @@ func (a *Answer) For(result any) (KeyResponse, bool) {
 		return KeyResponse{}, false
 	}
 	body, err := a.render(result)
-	if err != nil {
+	if err != nil || (a.secret != nil && a.secret(body)) {
 		return KeyResponse{}, false
 	}
 	return KeyResponse{MerchantID: a.merchantID, Key: a.key, Response: Response{Status: a.status, Body: body}}, true

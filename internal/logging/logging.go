@@ -20,6 +20,10 @@ type RequestInfo struct {
 	ID         string
 	MerchantID string
 	Route      string
+	// ClientIP is the client's address: the TCP peer's, or, behind a
+	// trusted proxy, the one it forwarded (httpapi finds it). Rate limits
+	// per address and audit entries use it.
+	ClientIP string
 }
 
 // WithRequest returns a context that carries info.

@@ -114,7 +114,7 @@ type NextAction struct {
 
 // RedirectToURL is where to send the customer, who comes back to ReturnURL.
 type RedirectToURL struct {
-	URL       string `json:"url"`
+	URL       string `json:"url,omitempty"`
 	ReturnURL string `json:"return_url,omitempty"`
 }
 

@@ -3,12 +3,13 @@ package payments
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -77,6 +78,9 @@ type Sealer interface {
 	Seal(plaintext []byte, aad string) (vault.Sealed, error)
 	Open(s vault.Sealed, aad string) ([]byte, error)
 	Fingerprint(number string) string
+	// DeriveKey returns a key of its own for a purpose, stable across
+	// rotations of the encryption keys.
+	DeriveKey(purpose string) []byte
 }
 
 // WalletDecoder is implemented by connectors that can tell which card a
@@ -92,6 +96,7 @@ type Service struct {
 	sealer    Sealer
 	log       *slog.Logger
 	now       func() time.Time
+	linkKey   []byte
 	// Declines, when set, hears of every declined attempt.
 	Declines DeclineRecorder
 	// ActionExpiry is how long a customer has to authenticate (3-D Secure,
@@ -120,7 +125,108 @@ func (s *Service) fault(point string) {
 
 // NewService wires a Service.
 func NewService(store Store, connector connectors.Connector, sealer Sealer, log *slog.Logger) *Service {
-	return &Service{store: store, connector: connector, sealer: sealer, log: log, now: Now}
+	return &Service{store: store, connector: connector, sealer: sealer, log: log, now: Now, linkKey: sealer.DeriveKey(LinkKeyPurpose)}
+}
+
+// LinkKeyPurpose names the key customer links are derived with
+// (vault.Keyring.DeriveKey).
+const LinkKeyPurpose = "customer link v1"
+
+// The API's view of a payment. The public methods below answer with it:
+// a payment waiting for its customer shows the customer's link, which the
+// database never holds (see customerLink).
+
+// Create makes a payment, and processes it at once with confirm.
+func (s *Service) Create(ctx context.Context, acct Account, in CreateParams) (*Payment, error) {
+	return s.withLink(s.create(ctx, acct, in))
+}
+
+// Get retrieves a payment.
+func (s *Service) Get(ctx context.Context, acct Account, id string) (*Payment, error) {
+	return s.withLink(s.get(ctx, acct, id))
+}
+
+// List returns a page of payments, newest first.
+func (s *Service) List(ctx context.Context, acct Account, q ListQuery) ([]*Payment, bool, error) {
+	q.Livemode = acct.Livemode
+	ps, more, err := s.store.Payments(ctx, acct.MerchantID, q)
+	for _, p := range ps {
+		_, _ = s.withLink(p, nil)
+	}
+	return ps, more, err
+}
+
+// Update changes a payment's details; the amount, currency, method and
+// capture method only before confirmation.
+func (s *Service) Update(ctx context.Context, acct Account, id string, in UpdateParams) (*Payment, error) {
+	return s.withLink(s.updateDetails(ctx, acct, id, in))
+}
+
+// Confirm processes a payment: authorize, and capture at once for
+// automatic capture.
+func (s *Service) Confirm(ctx context.Context, acct Account, id string, in ConfirmParams) (*Payment, error) {
+	return s.withLink(s.confirmRequest(ctx, acct, id, in))
+}
+
+// Capture settles an authorized payment, fully or partly.
+func (s *Service) Capture(ctx context.Context, acct Account, id string, in CaptureParams) (*Payment, error) {
+	return s.withLink(s.capture(ctx, acct, id, in))
+}
+
+// Cancel cancels a payment before capture (voiding an authorization).
+func (s *Service) Cancel(ctx context.Context, acct Account, id string, in CancelParams) (*Payment, error) {
+	return s.withLink(s.cancel(ctx, acct, id, in))
+}
+
+// CompleteAction records what the customer did on the page behind a link,
+// and continues processing.
+func (s *Service) CompleteAction(ctx context.Context, token string, approved bool) (*Payment, error) {
+	return s.withLink(s.completeCustomerAction(ctx, token, approved))
+}
+
+// withLink puts the customer's link into a payment that waits for one: the
+// stored link has "{token}" where the token goes, and the token is derived
+// from the payment with a server key, so the database never holds it.
+func (s *Service) withLink(p *Payment, err error) (*Payment, error) {
+	if err != nil || p == nil || p.NextAction == nil || p.NextAction.RedirectToURL == nil || p.ActionExpiresAt == nil {
+		return p, err
+	}
+	r := *p.NextAction.RedirectToURL
+	if !strings.Contains(r.URL, linkToken) {
+		return p, nil // a processor's own page, or a link issued before links were derived
+	}
+	r.URL = strings.ReplaceAll(r.URL, linkToken, s.customerLink(p.ID, *p.ActionExpiresAt))
+	p.NextAction = &NextAction{Type: p.NextAction.Type, RedirectToURL: &r}
+	return p, nil
+}
+
+// linkToken marks where the token goes in a connector's redirect URL.
+const linkToken = "{token}"
+
+// customerLink is the single-use token of a payment's customer link that
+// expires at until: an HMAC under a key of its own, so that it can be shown
+// again (retrieve, list) without being stored. The database keeps only its
+// SHA-256, to find the payment when the customer comes back.
+func (s *Service) customerLink(paymentID string, until time.Time) string {
+	m := hmac.New(sha256.New, s.linkKey)
+	m.Write([]byte(paymentID))
+	m.Write([]byte{0})
+	m.Write([]byte(strconv.FormatInt(until.Unix(), 10)))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// eventView is a payment as an event records it: without its customer's
+// link, a bearer credential that stored events and webhook deliveries must
+// not carry (the payment, retrieved, shows it).
+func eventView(p *Payment) *Payment {
+	if p.NextAction == nil || p.NextAction.RedirectToURL == nil {
+		return p
+	}
+	v := *p
+	r := *p.NextAction.RedirectToURL
+	r.URL = ""
+	v.NextAction = &NextAction{Type: p.NextAction.Type, RedirectToURL: &r}
+	return &v
 }
 
 // Now is the service clock: UTC, at the microsecond precision the
@@ -145,8 +251,8 @@ type secrets struct {
 	cvc string
 }
 
-// Create creates a payment and, when asked, confirms it at once.
-func (s *Service) Create(ctx context.Context, acct Account, in CreateParams) (*Payment, error) {
+// create creates a payment and, when asked, confirms it at once.
+func (s *Service) create(ctx context.Context, acct Account, in CreateParams) (*Payment, error) {
 	now := s.now()
 	if err := ValidateAmount(in.Amount, "amount"); err != nil {
 		return nil, err
@@ -193,7 +299,7 @@ func (s *Service) Create(ctx context.Context, acct Account, in CreateParams) (*P
 	// A retry of a create that got as far as making the payment continues
 	// with that payment instead of making another.
 	if at := idempotency.From(ctx); at.ResourceID != "" {
-		p, err := s.Get(ctx, acct, at.ResourceID)
+		p, err := s.get(ctx, acct, at.ResourceID)
 		if err != nil || !in.Confirm {
 			return p, err
 		}
@@ -318,19 +424,13 @@ func (s *Service) newMethod(acct Account, d *MethodData, digits string, now time
 	return m, nil
 }
 
-// Get retrieves a payment.
-func (s *Service) Get(ctx context.Context, acct Account, id string) (*Payment, error) {
+// get retrieves a payment as stored.
+func (s *Service) get(ctx context.Context, acct Account, id string) (*Payment, error) {
 	p, err := s.store.Payment(ctx, acct.MerchantID, id)
 	if errors.Is(err, ErrNotFound) || err == nil && p.Livemode != acct.Livemode {
 		return nil, apierror.NotFound("payment", id)
 	}
 	return p, err
-}
-
-// List returns a page of payments, newest first.
-func (s *Service) List(ctx context.Context, acct Account, q ListQuery) ([]*Payment, bool, error) {
-	q.Livemode = acct.Livemode
-	return s.store.Payments(ctx, acct.MerchantID, q)
 }
 
 // update runs fn on the locked payment and maps a missing payment to a 404.
@@ -347,9 +447,9 @@ func (s *Service) update(ctx context.Context, acct Account, id string, fn func(p
 	return p, err
 }
 
-// Update changes a payment's details; the amount, currency, method and
-// capture method only before confirmation.
-func (s *Service) Update(ctx context.Context, acct Account, id string, in UpdateParams) (*Payment, error) {
+// updateDetails changes a payment's details; the amount, currency, method
+// and capture method only before confirmation.
+func (s *Service) updateDetails(ctx context.Context, acct Account, id string, in UpdateParams) (*Payment, error) {
 	now := s.now()
 	var cur string
 	var err error
@@ -422,9 +522,9 @@ func (s *Service) Update(ctx context.Context, acct Account, id string, in Update
 	return p, nil
 }
 
-// Confirm authorizes the payment at the connector, and captures it at once
+// confirmRequest authorizes the payment at the connector, and captures it at once
 // when its capture method is automatic.
-func (s *Service) Confirm(ctx context.Context, acct Account, id string, in ConfirmParams) (*Payment, error) {
+func (s *Service) confirmRequest(ctx context.Context, acct Account, id string, in ConfirmParams) (*Payment, error) {
 	if err := validateReturnURL(in.ReturnURL); err != nil {
 		return nil, err
 	}
@@ -517,7 +617,7 @@ func (s *Service) resume(ctx context.Context, acct Account, id, op string, sec s
 	if !idempotency.From(ctx).Resumed {
 		return nil, false, nil
 	}
-	p, err = s.Get(ctx, acct, id)
+	p, err = s.get(ctx, acct, id)
 	if err != nil {
 		return nil, false, nil // the request itself reports it
 	}
@@ -668,7 +768,7 @@ func (s *Service) finish(ctx context.Context, acct Account, id, op string, res c
 			ch.Ledger = append(ch.Ledger, ledger.Capture(p.MerchantID, p.ID, p.Currency, p.Livemode, captured, now))
 		}
 		if evType != "" {
-			ev, err := events.New(p.MerchantID, evType, p.ID, p.Livemode, p, now)
+			ev, err := events.New(p.MerchantID, evType, p.ID, p.Livemode, eventView(p), now)
 			if err != nil {
 				return Change{}, err
 			}
@@ -748,22 +848,18 @@ func applyResult(p *Payment, op string, res connectors.Result, now time.Time) (s
 }
 
 // issueActionLink gives a payment that waits for its customer a fresh
-// single-use token: it goes into the customer's link (in place of
-// "{token}"), and only its hash is kept to find the payment on return.
+// single-use link: the payment keeps the connector's URL with "{token}"
+// where the token goes, and the token's hash to find the payment on return;
+// the token itself is derived when the payment is shown (withLink).
 func (s *Service) issueActionLink(p *Payment, redirectURL string, now time.Time) error {
-	b := make([]byte, 24)
-	if _, err := rand.Read(b); err != nil {
-		return err
-	}
-	token := base64.RawURLEncoding.EncodeToString(b)
 	expiry := s.ActionExpiry
 	if expiry <= 0 {
 		expiry = 30 * time.Minute
 	}
-	h := sha256.Sum256([]byte(token))
 	until := now.Add(expiry)
+	h := sha256.Sum256([]byte(s.customerLink(p.ID, until)))
 	p.ActionTokenHash, p.ActionExpiresAt = h[:], &until
-	p.NextAction.RedirectToURL.URL = strings.ReplaceAll(redirectURL, "{token}", token)
+	p.NextAction.RedirectToURL.URL = redirectURL
 	return nil
 }
 
@@ -788,10 +884,10 @@ func (s *Service) ActionPayment(ctx context.Context, token string) (*Payment, er
 	return p, nil
 }
 
-// CompleteAction records what the customer did on the authentication page
+// completeCustomerAction records what the customer did on the authentication page
 // behind a link, and continues processing: the processor authorizes (and
 // captures, for automatic capture) or refuses. The link works once.
-func (s *Service) CompleteAction(ctx context.Context, token string, approved bool) (*Payment, error) {
+func (s *Service) completeCustomerAction(ctx context.Context, token string, approved bool) (*Payment, error) {
 	p0, err := s.ActionPayment(ctx, token)
 	if err != nil {
 		return nil, err
@@ -865,8 +961,8 @@ func (s *Service) ExpireActions(ctx context.Context, now time.Time) (int, error)
 	return n, nil
 }
 
-// Capture settles an authorized payment, fully or partly.
-func (s *Service) Capture(ctx context.Context, acct Account, id string, in CaptureParams) (*Payment, error) {
+// capture settles an authorized payment, fully or partly.
+func (s *Service) capture(ctx context.Context, acct Account, id string, in CaptureParams) (*Payment, error) {
 	if in.Amount != nil {
 		if err := ValidateAmount(in.Amount, "amount"); err != nil {
 			return nil, err
@@ -903,8 +999,8 @@ func (s *Service) Capture(ctx context.Context, acct Account, id string, in Captu
 	return s.settle(ctx, acct, p, OpCapture, res, err)
 }
 
-// Cancel cancels a payment before capture, voiding its authorization.
-func (s *Service) Cancel(ctx context.Context, acct Account, id string, in CancelParams) (*Payment, error) {
+// cancel cancels a payment before capture, voiding its authorization.
+func (s *Service) cancel(ctx context.Context, acct Account, id string, in CancelParams) (*Payment, error) {
 	if err := validateCancellationReason(in.CancellationReason); err != nil {
 		return nil, err
 	}

@@ -1,8 +1,8 @@
 package store
 
 import (
-	"bytes"
 	"context"
+	"crypto/hmac"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -28,9 +28,9 @@ import (
 // that made nothing needs no record.
 func (db *DB) ClaimIdempotencyKey(ctx context.Context, rec idempotency.Record) (idempotency.Claim, error) {
 	var c idempotency.Claim
-	res, err := db.async.ExecContext(ctx, `INSERT INTO idempotency_keys (merchant_id, key, method, path, request_hash, locked_until, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (merchant_id, key) DO NOTHING`,
-		rec.MerchantID, rec.Key, rec.Method, rec.Path, rec.RequestHash, rec.LockedUntil, rec.CreatedAt)
+	res, err := db.async.ExecContext(ctx, `INSERT INTO idempotency_keys (merchant_id, key, method, path, request_hash, locked_until, created_at, livemode)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (merchant_id, key) DO NOTHING`,
+		rec.MerchantID, rec.Key, rec.Method, rec.Path, rec.RequestHash, rec.LockedUntil, rec.CreatedAt, rec.Livemode)
 	if err != nil {
 		return c, fmt.Errorf("claim idempotency key: %w", err)
 	}
@@ -41,9 +41,9 @@ func (db *DB) ClaimIdempotencyKey(ctx context.Context, rec idempotency.Record) (
 		return c, nil
 	}
 	err = db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (merchant_id, key, method, path, request_hash, locked_until, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (merchant_id, key) DO NOTHING`,
-			rec.MerchantID, rec.Key, rec.Method, rec.Path, rec.RequestHash, rec.LockedUntil, rec.CreatedAt)
+		res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (merchant_id, key, method, path, request_hash, locked_until, created_at, livemode)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (merchant_id, key) DO NOTHING`,
+			rec.MerchantID, rec.Key, rec.Method, rec.Path, rec.RequestHash, rec.LockedUntil, rec.CreatedAt, rec.Livemode)
 		if err != nil {
 			return fmt.Errorf("claim idempotency key: %w", err)
 		}
@@ -54,13 +54,14 @@ func (db *DB) ClaimIdempotencyKey(ctx context.Context, rec idempotency.Record) (
 			return nil
 		}
 		var method, path string
+		var livemode bool
 		var hash, body []byte
 		var locked sql.NullTime
-		var resource sql.NullString
+		var resource, sealedUnder sql.NullString
 		var status sql.NullInt64
-		err = tx.QueryRowContext(ctx, `SELECT method, path, request_hash, locked_until, resource_id, response_status, response_body
+		err = tx.QueryRowContext(ctx, `SELECT method, path, livemode, request_hash, locked_until, resource_id, response_status, response_body, response_key_id
 			FROM idempotency_keys WHERE merchant_id = $1 AND key = $2`+db.forUpdate, rec.MerchantID, rec.Key).
-			Scan(&method, &path, &hash, &locked, &resource, &status, &body)
+			Scan(&method, &path, &livemode, &hash, &locked, &resource, &status, &body, &sealedUnder)
 		if errors.Is(err, sql.ErrNoRows) {
 			// Deleted between the insert and the select: its request failed
 			// validation a moment ago. Ask the client to retry.
@@ -71,10 +72,12 @@ func (db *DB) ClaimIdempotencyKey(ctx context.Context, rec idempotency.Record) (
 			return err
 		}
 		switch {
-		case method != rec.Method || path != rec.Path || !bytes.Equal(hash, rec.RequestHash):
+		// A record from before keyed hashes has an empty hash: it matches
+		// no request.
+		case method != rec.Method || path != rec.Path || livemode != rec.Livemode || !hmac.Equal(hash, rec.RequestHash):
 			c.Outcome = idempotency.Mismatch
 		case status.Valid:
-			c.Outcome, c.Response = idempotency.Replay, idempotency.Response{Status: int(status.Int64), Body: body}
+			c.Outcome, c.Response = idempotency.Replay, idempotency.Response{Status: int(status.Int64), Body: body, KeyID: sealedUnder.String}
 		case locked.Valid && locked.Time.After(rec.CreatedAt):
 			c.Outcome = idempotency.InUse
 		default:
@@ -94,12 +97,12 @@ func (db *DB) ClaimIdempotencyKey(ctx context.Context, rec idempotency.Record) (
 // it, the retry resumes the request, which finds its work done and answers
 // with the object as it is.
 func (db *DB) CompleteIdempotencyKey(ctx context.Context, merchantID, key string, resp idempotency.Response) error {
-	_, err := db.async.ExecContext(ctx, completeKey, merchantID, key, resp.Status, resp.Body)
+	_, err := db.async.ExecContext(ctx, completeKey, merchantID, key, resp.Status, resp.Body, nullString(resp.KeyID))
 	return err
 }
 
 // completeKey stores a request's answer under its key and unlocks it.
-const completeKey = `UPDATE idempotency_keys SET response_status = $3, response_body = $4, locked_until = NULL
+const completeKey = `UPDATE idempotency_keys SET response_status = $3, response_body = $4, response_key_id = $5, locked_until = NULL
 	WHERE merchant_id = $1 AND key = $2`
 
 // ReleaseIdempotencyKey unlocks a key whose request ended without a
@@ -158,17 +161,17 @@ func linkIdempotencyKey(ctx context.Context, tx execer, rec *idempotency.Record,
 	if rec.Unclaimed {
 		// A plain insert: an existing key fails the whole transaction,
 		// which keyResult turns into idempotency.ErrKeyTaken.
-		if _, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (merchant_id, key, method, path, request_hash, locked_until, created_at, resource_id)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			rec.MerchantID, rec.Key, rec.Method, rec.Path, rec.RequestHash, rec.LockedUntil, rec.CreatedAt, resourceID); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (merchant_id, key, method, path, request_hash, locked_until, created_at, resource_id, livemode)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			rec.MerchantID, rec.Key, rec.Method, rec.Path, rec.RequestHash, rec.LockedUntil, rec.CreatedAt, resourceID, rec.Livemode); err != nil {
 			return fmt.Errorf("insert idempotency key: %w", err)
 		}
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (merchant_id, key, method, path, request_hash, locked_until, created_at, resource_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (merchant_id, key, method, path, request_hash, locked_until, created_at, resource_id, livemode)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (merchant_id, key) DO UPDATE SET resource_id = excluded.resource_id`,
-		rec.MerchantID, rec.Key, rec.Method, rec.Path, rec.RequestHash, rec.LockedUntil, rec.CreatedAt, resourceID); err != nil {
+		rec.MerchantID, rec.Key, rec.Method, rec.Path, rec.RequestHash, rec.LockedUntil, rec.CreatedAt, resourceID, rec.Livemode); err != nil {
 		return fmt.Errorf("link idempotency key: %w", err)
 	}
 	return nil

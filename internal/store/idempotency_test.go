@@ -17,9 +17,10 @@ func TestIdempotencyKeyLifecycle(t *testing.T) {
 		db := storetest.Open(t, backend)
 		m := newMerchant(t, db)
 		now := time.Now().UTC().Truncate(time.Microsecond)
+		hasher := idempotency.NewHasher(make([]byte, 32))
 		rec := func(key, path string, at time.Time) idempotency.Record {
 			return idempotency.Record{MerchantID: m.ID, Key: key, Method: "POST", Path: path,
-				RequestHash: idempotency.Hash([]byte(`{}`)), CreatedAt: at, LockedUntil: at.Add(30 * time.Second)}
+				RequestHash: hasher.Sum(false, "POST", path, []byte(`{}`)), CreatedAt: at, LockedUntil: at.Add(30 * time.Second)}
 		}
 		claim := func(r idempotency.Record, want idempotency.Outcome) idempotency.Claim {
 			t.Helper()
@@ -35,6 +36,10 @@ func TestIdempotencyKeyLifecycle(t *testing.T) {
 		claim(rec("k", "/v1/payments", now), idempotency.Started)
 		claim(rec("k", "/v1/payments", now), idempotency.InUse)
 		claim(rec("k", "/v1/refunds", now), idempotency.Mismatch)
+		// The same request from a key of the other mode is another request.
+		live := rec("k", "/v1/payments", now)
+		live.Livemode = true
+		claim(live, idempotency.Mismatch)
 		// The lease runs out: the next claim takes the key over.
 		c := claim(rec("k", "/v1/payments", now.Add(31*time.Second)), idempotency.Resumed)
 		if c.ResourceID != "" {

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/paygate/paygate/internal/events"
+	"github.com/paygate/paygate/internal/idempotency"
 	"github.com/paygate/paygate/internal/payments"
 	"github.com/paygate/paygate/internal/vault"
 )
@@ -393,7 +394,7 @@ func (db *DB) writePaymentChange(ctx context.Context, tx execer, merchantID, id 
 		return err
 	}
 	if a := ch.Answer; a != nil {
-		if _, err := tx.ExecContext(ctx, completeKey, a.MerchantID, a.Key, a.Response.Status, a.Response.Body); err != nil {
+		if _, err := tx.ExecContext(ctx, completeKey, a.MerchantID, a.Key, a.Response.Status, a.Response.Body, nullString(a.Response.KeyID)); err != nil {
 			return fmt.Errorf("store the answer: %w", err)
 		}
 	}
@@ -465,13 +466,17 @@ func (db *DB) StalePayments(ctx context.Context, cutoff time.Time, limit int) ([
 // SealedNotUnder implements vault.RotationStore over every sealed secret:
 // payment methods' card numbers and wallet tokens ("pm_…"), webhook
 // endpoints' signing secrets ("we_…") and their previous secrets during a
-// rotation overlap ("we_…#previous"). The record id is also the additional
-// data each was sealed with.
+// rotation overlap ("we_…#previous"), and the idempotent answers that show
+// a secret ("idempotency/MERCHANT/MODE/KEY", idempotency.AnswerAAD). The
+// record id is also the additional data each was sealed with.
 func (db *DB) SealedNotUnder(ctx context.Context, keyID, afterID string, limit int) ([]vault.Record, error) {
+	mode := `CASE WHEN livemode THEN 'live' ELSE 'test' END`
 	rows, err := db.r.QueryContext(ctx, `SELECT id, k, d, c FROM (
 		SELECT id, enc_key_id AS k, enc_dek AS d, enc_data AS c FROM payment_methods WHERE enc_key_id IS NOT NULL
 		UNION ALL SELECT id, secret_key_id, secret_dek, secret_data FROM webhook_endpoints
 		UNION ALL SELECT id || '#previous', previous_key_id, previous_dek, previous_data FROM webhook_endpoints WHERE previous_key_id IS NOT NULL
+		UNION ALL SELECT 'idempotency/' || merchant_id || '/' || `+mode+` || '/' || key, response_key_id, NULL, response_body
+			FROM idempotency_keys WHERE response_key_id IS NOT NULL
 		) r WHERE k <> $1 AND id > $2 ORDER BY id LIMIT $3`, keyID, afterID, limit)
 	if err != nil {
 		return nil, err
@@ -483,22 +488,50 @@ func (db *DB) SealedNotUnder(ctx context.Context, keyID, afterID string, limit i
 		if err := rows.Scan(&r.ID, &r.Sealed.KeyID, &r.Sealed.DEK, &r.Sealed.Data); err != nil {
 			return nil, err
 		}
+		if strings.HasPrefix(r.ID, "idempotency/") {
+			// The answer's body is the whole sealed record.
+			s, sealed, err := idempotency.OpenedBody(r.Sealed.Data)
+			if err != nil || !sealed {
+				return nil, fmt.Errorf("sealed answer %s: not a sealed record", r.ID)
+			}
+			r.Sealed = s
+		}
 		out = append(out, r)
 	}
 	return out, rows.Err()
 }
 
 // ReplaceSealed implements vault.RotationStore.
-func (db *DB) ReplaceSealed(ctx context.Context, id, oldKeyID string, s vault.Sealed) (bool, error) {
-	q := `UPDATE payment_methods SET enc_key_id = $3, enc_dek = $4, enc_data = $5 WHERE id = $1 AND enc_key_id = $2`
+func (db *DB) ReplaceSealed(ctx context.Context, id string, old, s vault.Sealed) (bool, error) {
+	if merchantID, _, key, ok := idempotency.ParseAnswerAAD(id); ok {
+		oldBody, err := idempotency.SealedBody(old)
+		if err != nil {
+			return false, err
+		}
+		body, err := idempotency.SealedBody(s)
+		if err != nil {
+			return false, err
+		}
+		res, err := db.w.ExecContext(ctx, `UPDATE idempotency_keys SET response_key_id = $3, response_body = $4
+			WHERE merchant_id = $1 AND key = $2 AND response_key_id = $5 AND response_body = $6`,
+			merchantID, key, s.KeyID, body, old.KeyID, oldBody)
+		if err != nil {
+			return false, err
+		}
+		n, err := res.RowsAffected()
+		return n == 1, err
+	}
+	q := `UPDATE payment_methods SET enc_key_id = $3, enc_dek = $4, enc_data = $5 WHERE id = $1 AND enc_key_id = $2 AND enc_dek = $6 AND enc_data = $7`
 	switch endpoint, previous := strings.CutSuffix(id, "#previous"); {
 	case previous:
 		id = endpoint
-		q = `UPDATE webhook_endpoints SET previous_key_id = $3, previous_dek = $4, previous_data = $5 WHERE id = $1 AND previous_key_id = $2`
+		q = `UPDATE webhook_endpoints SET previous_key_id = $3, previous_dek = $4, previous_data = $5
+			WHERE id = $1 AND previous_key_id = $2 AND previous_dek = $6 AND previous_data = $7`
 	case strings.HasPrefix(id, "we_"):
-		q = `UPDATE webhook_endpoints SET secret_key_id = $3, secret_dek = $4, secret_data = $5 WHERE id = $1 AND secret_key_id = $2`
+		q = `UPDATE webhook_endpoints SET secret_key_id = $3, secret_dek = $4, secret_data = $5
+			WHERE id = $1 AND secret_key_id = $2 AND secret_dek = $6 AND secret_data = $7`
 	}
-	res, err := db.w.ExecContext(ctx, q, id, oldKeyID, s.KeyID, s.DEK, s.Data)
+	res, err := db.w.ExecContext(ctx, q, id, old.KeyID, s.KeyID, s.DEK, s.Data, old.DEK, old.Data)
 	if err != nil {
 		return false, err
 	}

@@ -142,21 +142,7 @@ func (db *DB) Ping(ctx context.Context) error {
 // Migrate applies every pending migration; safe to run from several
 // processes at once on PostgreSQL (an advisory lock serializes them).
 func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
-	sub, err := fs.Sub(migrations, "migrations/"+db.backend)
-	if err != nil {
-		return 0, err
-	}
-	dialect := goose.DialectSQLite3
-	var opts []goose.ProviderOption
-	if db.backend == Postgres {
-		dialect = goose.DialectPostgres
-		locker, err := lock.NewPostgresSessionLocker()
-		if err != nil {
-			return 0, err
-		}
-		opts = append(opts, goose.WithSessionLocker(locker))
-	}
-	p, err := goose.NewProvider(dialect, db.w, sub, opts...)
+	p, err := db.migrations()
 	if err != nil {
 		return 0, err
 	}
@@ -165,6 +151,25 @@ func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 		return 0, fmt.Errorf("migrate: %w", err)
 	}
 	return len(res), nil
+}
+
+// migrations is the goose provider of the backend's embedded migrations.
+func (db *DB) migrations() (*goose.Provider, error) {
+	sub, err := fs.Sub(migrations, "migrations/"+db.backend)
+	if err != nil {
+		return nil, err
+	}
+	dialect := goose.DialectSQLite3
+	var opts []goose.ProviderOption
+	if db.backend == Postgres {
+		dialect = goose.DialectPostgres
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	return goose.NewProvider(dialect, db.w, sub, opts...)
 }
 
 // tx runs fn in a write transaction, committing when fn returns nil.

@@ -17,9 +17,13 @@ type RotationStore interface {
 	// SealedNotUnder returns up to limit records, in id order after
 	// afterID, whose key is not keyID.
 	SealedNotUnder(ctx context.Context, keyID, afterID string, limit int) ([]Record, error)
-	// ReplaceSealed stores s for the record id if it is still sealed under
-	// oldKeyID, and reports whether it did.
-	ReplaceSealed(ctx context.Context, id, oldKeyID string, s Sealed) (bool, error)
+	// ReplaceSealed stores s for the record id if it still holds exactly
+	// old (key id and bytes), and reports whether it did. Comparing the
+	// bytes, not only the key id, matters: a server still running with the
+	// old key active may have sealed a new value (a rotated webhook secret)
+	// under that same key meanwhile, which must not be overwritten with
+	// the value read before.
+	ReplaceSealed(ctx context.Context, id string, old, s Sealed) (bool, error)
 }
 
 // Rotate re-encrypts every record not under the active key: each is opened
@@ -48,7 +52,7 @@ func (k *Keyring) Rotate(ctx context.Context, st RotationStore, progress func(do
 			if err != nil {
 				return done, err
 			}
-			ok, err := st.ReplaceSealed(ctx, r.ID, r.Sealed.KeyID, s)
+			ok, err := st.ReplaceSealed(ctx, r.ID, r.Sealed, s)
 			if err != nil {
 				return done, err
 			}

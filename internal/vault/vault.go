@@ -144,6 +144,19 @@ func (k *Keyring) Open(s Sealed, aad string) ([]byte, error) {
 	return gcmOpen(dek, s.Data, aad)
 }
 
+// DeriveKey returns a key of its own for the named purpose (HKDF-SHA256
+// from the fingerprint key). Like fingerprints, it stays the same when the
+// encryption keys rotate, so what it keys (the hashes of idempotent
+// requests, customer links) survives a rotation; unlike an unkeyed hash, it
+// cannot be computed, nor brute-forced, by a reader of the database.
+func (k *Keyring) DeriveKey(purpose string) []byte {
+	key, err := hkdf.Key(sha256.New, k.fingerprint, nil, "paygate "+purpose, KeySize)
+	if err != nil { // only for lengths HKDF cannot produce; KeySize is not one
+		panic(err)
+	}
+	return key
+}
+
 // Fingerprint is a keyed hash of a card number: equal for equal numbers,
 // useless for recovering the number without the key.
 func (k *Keyring) Fingerprint(number string) string {
