@@ -239,6 +239,7 @@ run_paygate() {
     PAYGATE_ENCRYPTION_KEYS="bench:$(head -c 32 /dev/urandom | base64)"
     PAYGATE_FINGERPRINT_KEY="$(head -c 32 /dev/urandom | base64)"
     PAYGATE_ADMIN_TOKEN="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    PAYGATE_METRICS_TOKEN="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
     PAYGATE_LOG_LEVEL=warn
     # Capacity is measured, not the rate limiter's ceiling: limits far above
     # any rate reached, with the limiter still in the path.
@@ -474,7 +475,7 @@ on 127.0.0.1:5432 (user postgres; \`BENCH_PG*\` to change), pgbench and jq. The 
 
 - limit: \`paygate migrate\` into a fresh database, \`bench/payment-setup.sql\`, then
   \`pgbench -n -M prepared -c $clients -j 2 -T $secs -f bench/payment.sql\`;
-- paygate: \`paygate serve\` with \`PAYGATE_ENV=production\`, fresh encryption, fingerprint and admin keys,
+- paygate: \`paygate serve\` with \`PAYGATE_ENV=production\`, fresh encryption, fingerprint, admin and metrics keys,
   \`PAYGATE_LOG_LEVEL=warn\`, rate limits raised out of the way, on a fresh database;
   a merchant from \`paygate merchants create\`; then
   \`paygate-load -url http://127.0.0.1:$port -flow confirm -c $clients -d ${secs}s -json\`.
