@@ -6,12 +6,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
-
 	"github.com/paygate/paygate/internal/idempotency"
+	"github.com/paygate/paygate/internal/store/sqldb"
 )
 
 // ClaimIdempotencyKey records rec as the running request under its key, or
@@ -28,9 +26,7 @@ import (
 // that made nothing needs no record.
 func (db *DB) ClaimIdempotencyKey(ctx context.Context, rec idempotency.Record) (idempotency.Claim, error) {
 	var c idempotency.Claim
-	res, err := db.async.ExecContext(ctx, `INSERT INTO idempotency_keys (merchant_id, key, method, path, request_hash, locked_until, created_at, livemode)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (merchant_id, key) DO NOTHING`,
-		rec.MerchantID, rec.Key, rec.Method, rec.Path, rec.RequestHash, rec.LockedUntil, rec.CreatedAt, rec.Livemode)
+	res, err := db.async.ExecContext(ctx, insertIdempotencyKey+` ON CONFLICT (merchant_id, key) DO NOTHING`, keyArgs(&rec, "")...)
 	if err != nil {
 		return c, fmt.Errorf("claim idempotency key: %w", err)
 	}
@@ -41,9 +37,7 @@ func (db *DB) ClaimIdempotencyKey(ctx context.Context, rec idempotency.Record) (
 		return c, nil
 	}
 	err = db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (merchant_id, key, method, path, request_hash, locked_until, created_at, livemode)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (merchant_id, key) DO NOTHING`,
-			rec.MerchantID, rec.Key, rec.Method, rec.Path, rec.RequestHash, rec.LockedUntil, rec.CreatedAt, rec.Livemode)
+		res, err := tx.ExecContext(ctx, insertIdempotencyKey+` ON CONFLICT (merchant_id, key) DO NOTHING`, keyArgs(&rec, "")...)
 		if err != nil {
 			return fmt.Errorf("claim idempotency key: %w", err)
 		}
@@ -154,33 +148,37 @@ func (db *DB) DeleteIdempotencyKeys(ctx context.Context, cutoff time.Time) (int6
 // from which a retry resumes. It writes the whole key (an upsert), so the
 // link is as durable as the object even if the claim, committed without
 // waiting for the disk, was lost in a database crash.
-func linkIdempotencyKey(ctx context.Context, tx execer, rec *idempotency.Record, resourceID string) error {
+func linkIdempotencyKey(ctx context.Context, tx sqldb.Execer, rec *idempotency.Record, resourceID string) error {
 	if rec == nil {
 		return nil
 	}
 	if rec.Unclaimed {
 		// A plain insert: an existing key fails the whole transaction,
 		// which keyResult turns into idempotency.ErrKeyTaken.
-		if _, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (merchant_id, key, method, path, request_hash, locked_until, created_at, resource_id, livemode)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			rec.MerchantID, rec.Key, rec.Method, rec.Path, rec.RequestHash, rec.LockedUntil, rec.CreatedAt, resourceID, rec.Livemode); err != nil {
+		if _, err := tx.ExecContext(ctx, insertIdempotencyKey, keyArgs(rec, resourceID)...); err != nil {
 			return fmt.Errorf("insert idempotency key: %w", err)
 		}
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (merchant_id, key, method, path, request_hash, locked_until, created_at, resource_id, livemode)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-		ON CONFLICT (merchant_id, key) DO UPDATE SET resource_id = excluded.resource_id`,
-		rec.MerchantID, rec.Key, rec.Method, rec.Path, rec.RequestHash, rec.LockedUntil, rec.CreatedAt, resourceID, rec.Livemode); err != nil {
+	if _, err := tx.ExecContext(ctx, insertIdempotencyKey+` ON CONFLICT (merchant_id, key) DO UPDATE SET resource_id = excluded.resource_id`,
+		keyArgs(rec, resourceID)...); err != nil {
 		return fmt.Errorf("link idempotency key: %w", err)
 	}
 	return nil
 }
 
+// insertIdempotencyKey writes a key's record; keyArgs are its values.
+const insertIdempotencyKey = `INSERT INTO idempotency_keys (merchant_id, key, livemode, method, path, request_hash, locked_until, created_at, resource_id)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+
+func keyArgs(rec *idempotency.Record, resourceID string) []any {
+	return []any{rec.MerchantID, rec.Key, rec.Livemode, rec.Method, rec.Path, rec.RequestHash, rec.LockedUntil, rec.CreatedAt, nullString(resourceID)}
+}
+
 // keyResult reports, for an unclaimed key, what the creating transaction's
 // result means: committed, the key is in; a unique violation on the key,
 // another request has it (idempotency.ErrKeyTaken).
-func keyResult(ctx context.Context, rec *idempotency.Record, err error) error {
+func (db *DB) keyResult(ctx context.Context, rec *idempotency.Record, err error) error {
 	if rec == nil || !rec.Unclaimed {
 		return err
 	}
@@ -188,10 +186,7 @@ func keyResult(ctx context.Context, rec *idempotency.Record, err error) error {
 		idempotency.MarkInserted(ctx)
 		return nil
 	}
-	var pgErr *pgconn.PgError
-	taken := errors.As(err, &pgErr) && pgErr.Code == "23505" && strings.HasPrefix(pgErr.ConstraintName, "idempotency_keys")
-	taken = taken || strings.Contains(err.Error(), "UNIQUE constraint failed: idempotency_keys")
-	if taken {
+	if db.uniqueViolation(err, "idempotency_keys") {
 		idempotency.MarkTaken(ctx)
 		return idempotency.ErrKeyTaken
 	}

@@ -39,8 +39,8 @@ func (db *DB) LedgerReport(ctx context.Context) (ledger.Report, error) {
 		return r, err
 	}
 	defer tx.Rollback()
-	if db.backend == Postgres {
-		if _, err := tx.ExecContext(ctx, `SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY`); err != nil {
+	if db.snapshot != "" {
+		if _, err := tx.ExecContext(ctx, db.snapshot); err != nil {
 			return r, err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/paygate/paygate/internal/audit"
 	"github.com/paygate/paygate/internal/merchants"
+	"github.com/paygate/paygate/internal/store/sqldb"
 )
 
 // CreateMerchant stores a merchant, its first key and the audit entry of
@@ -65,7 +66,7 @@ func insertKey(ctx context.Context, tx *sql.Tx, k *merchants.Key) error {
 
 const keyColumns = `id, merchant_id, prefix, livemode, created_at, last_used_at, revoked_at`
 
-func scanKey(row scanner) (*merchants.Key, error) {
+func scanKey(row sqldb.Scanner) (*merchants.Key, error) {
 	var k merchants.Key
 	var used, revoked sql.NullTime
 	if err := row.Scan(&k.ID, &k.MerchantID, &k.Prefix, &k.Livemode, &k.CreatedAt, &used, &revoked); err != nil {
@@ -106,7 +107,7 @@ func (db *DB) TouchKey(ctx context.Context, id string, now time.Time) error {
 	return err
 }
 
-func insertAudit(ctx context.Context, q queryer, ev audit.Event) error {
+func insertAudit(ctx context.Context, q sqldb.Queryer, ev audit.Event) error {
 	details, err := json.Marshal(ev.Details)
 	if err != nil {
 		return err
@@ -130,7 +131,7 @@ func (db *DB) AppendAudit(ctx context.Context, ev audit.Event) error {
 
 const auditColumns = `a.id, a.actor, a.action, a.object_id, a.merchant_id, a.request_id, a.source_ip, a.details, a.created_at`
 
-func scanAudit(row scanner) (*audit.Event, error) {
+func scanAudit(row sqldb.Scanner) (*audit.Event, error) {
 	var e audit.Event
 	var merchant sql.NullString
 	var details string
@@ -149,11 +150,11 @@ func scanAudit(row scanner) (*audit.Event, error) {
 
 // AuditEvents implements audit.Lister: a page of the audit log, newest first.
 func (db *DB) AuditEvents(ctx context.Context, q audit.ListQuery) ([]*audit.Event, bool, error) {
-	f := filter{where: []string{"1 = 1"}}
-	f.eq("a.action", q.Action)
-	f.eq("a.object_id", q.ObjectID)
-	return listPage(ctx, db, `SELECT `+auditColumns+` FROM audit_events a`, "a.id", f.where, f.args,
-		q.Limit, q.StartingAfter, q.EndingBefore, scanAudit)
+	f := sqldb.Filter{Where: []string{"1 = 1"}} // the audit log spans merchants
+	f.Eq("a.action", q.Action)
+	f.Eq("a.object_id", q.ObjectID)
+	return sqldb.List(ctx, db.r, `SELECT `+auditColumns+` FROM audit_events a`, "a.id", f,
+		sqldb.Page{Limit: q.Limit, After: q.StartingAfter, Before: q.EndingBefore}, scanAudit)
 }
 
 // KeyBySecretHash finds a live (unrevoked) key. Every request asks the

@@ -6,24 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/paygate/paygate/internal/events"
 	"github.com/paygate/paygate/internal/idempotency"
 	"github.com/paygate/paygate/internal/payments"
+	"github.com/paygate/paygate/internal/store/sqldb"
 	"github.com/paygate/paygate/internal/vault"
 )
-
-// queryer is what reads need: a pool or a transaction.
-type queryer interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
 
 const paymentColumns = `p.id, p.merchant_id, p.amount, p.currency, p.status, p.capture_method,
 	p.amount_capturable, p.amount_received, p.amount_refunded, p.amount_refund_pending, p.description, p.metadata,
@@ -38,9 +29,7 @@ const methodColumns = `m.id, m.merchant_id, m.type, m.livemode, m.card_brand, m.
 
 const paymentFrom = ` FROM payments p LEFT JOIN payment_methods m ON m.id = p.payment_method_id`
 
-type scanner interface{ Scan(dest ...any) error }
-
-func scanPayment(row scanner) (*payments.Payment, error) {
+func scanPayment(row sqldb.Scanner) (*payments.Payment, error) {
 	var p payments.Payment
 	var pmID, nextURL sql.NullString
 	var metadata string
@@ -140,7 +129,7 @@ func (db *DB) CreatePayment(ctx context.Context, p *payments.Payment, newMethod 
 	if err != nil {
 		return err
 	}
-	write := func(tx execer) error {
+	write := func(tx sqldb.Execer) error {
 		if newMethod != nil {
 			if err := insertMethod(ctx, tx, newMethod); err != nil {
 				return err
@@ -163,37 +152,34 @@ func (db *DB) CreatePayment(ctx context.Context, p *payments.Payment, newMethod 
 		}
 		return db.insertWrites(ctx, tx, evs, nil)
 	}
-	if db.backend == Postgres {
-		return keyResult(ctx, p.Idempotency, db.pgPipelined(ctx, nil, nil, write)) // one round trip
-	}
-	return keyResult(ctx, p.Idempotency, db.tx(ctx, func(tx *sql.Tx) error { return write(tx) }))
+	return db.keyResult(ctx, p.Idempotency, db.writer.Write(ctx, nil, write)) // PostgreSQL: one round trip
 }
 
 // Payment implements payments.Store.
 func (db *DB) Payment(ctx context.Context, merchantID, id string) (*payments.Payment, error) {
-	return queryOne(ctx, db.r, scanPayment, payments.ErrNotFound, `SELECT `+paymentColumns+paymentFrom+` WHERE p.merchant_id = $1 AND p.id = $2`, merchantID, id)
+	return sqldb.QueryOne(ctx, db.r, scanPayment, payments.ErrNotFound, `SELECT `+paymentColumns+paymentFrom+` WHERE p.merchant_id = $1 AND p.id = $2`, merchantID, id)
 }
 
 // Payments implements payments.Store: a page of payments, newest first, and
 // whether more lie beyond it in the direction of travel.
 func (db *DB) Payments(ctx context.Context, merchantID string, q payments.ListQuery) ([]*payments.Payment, bool, error) {
-	var f filter
-	f.add("p.merchant_id = $%d", merchantID) // always: the tenant
-	f.add("p.livemode = $%d", q.Livemode)
-	f.eq("p.status", string(q.Status))
+	var f sqldb.Filter
+	f.Add("p.merchant_id = $%d", merchantID) // always: the tenant
+	f.Add("p.livemode = $%d", q.Livemode)
+	f.Eq("p.status", string(q.Status))
 	if waiting[q.Status] {
 		// Restated as a constant, so that the planner can prove the partial
 		// index's condition even in a plan made for any status.
-		f.where = append(f.where, waitingStatuses)
+		f.Const(waitingStatuses)
 	}
 	if q.CreatedGTE != nil {
-		f.add("p.created_at >= $%d", *q.CreatedGTE)
+		f.Add("p.created_at >= $%d", *q.CreatedGTE)
 	}
 	if q.CreatedLTE != nil {
-		f.add("p.created_at <= $%d", *q.CreatedLTE)
+		f.Add("p.created_at <= $%d", *q.CreatedLTE)
 	}
-	return listPage(ctx, db, `SELECT `+paymentColumns+paymentFrom, "p.id", f.where, f.args,
-		q.Limit, q.StartingAfter, q.EndingBefore, scanPayment)
+	return sqldb.List(ctx, db.r, `SELECT `+paymentColumns+paymentFrom, "p.id", f,
+		sqldb.Page{Limit: q.Limit, After: q.StartingAfter, Before: q.EndingBefore}, scanPayment)
 }
 
 // waitingStatuses is the condition of the partial index payments_waiting
@@ -203,68 +189,6 @@ const waitingStatuses = "p.status IN ('requires_payment_method', 'requires_confi
 var waiting = map[payments.Status]bool{
 	payments.RequiresPaymentMethod: true, payments.RequiresConfirmation: true,
 	payments.RequiresAction: true, payments.RequiresCapture: true,
-}
-
-// filter builds a list query's WHERE clause.
-type filter struct {
-	where []string
-	args  []any
-}
-
-// add appends a condition whose one parameter is written $%d.
-func (f *filter) add(cond string, v any) {
-	f.args = append(f.args, v)
-	f.where = append(f.where, fmt.Sprintf(cond, len(f.args)))
-}
-
-// eq appends col = v, unless v is empty (a filter not asked for).
-func (f *filter) eq(col, v string) {
-	if v != "" {
-		f.add(col+" = $%d", v)
-	}
-}
-
-// listPage runs a list query, newest first, with cursor pagination by id:
-// it fetches one row more than limit to learn whether more lie beyond.
-func listPage[T any](ctx context.Context, db *DB, selectFrom, idCol string, where []string, args []any,
-	limit int, after, before string, scan func(scanner) (T, error)) ([]T, bool, error) {
-	order := "DESC"
-	switch {
-	case after != "":
-		args = append(args, after)
-		where = append(where, fmt.Sprintf("%s < $%d", idCol, len(args)))
-	case before != "":
-		// Walk towards newer rows, then flip the page back.
-		args = append(args, before)
-		where = append(where, fmt.Sprintf("%s > $%d", idCol, len(args)))
-		order = "ASC"
-	}
-	args = append(args, limit+1)
-	rows, err := db.r.QueryContext(ctx, selectFrom+` WHERE `+strings.Join(where, " AND ")+
-		` ORDER BY `+idCol+` `+order+fmt.Sprintf(` LIMIT $%d`, len(args)), args...)
-	if err != nil {
-		return nil, false, err
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, false, err
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, false, err
-	}
-	more := len(out) > limit
-	if more {
-		out = out[:limit]
-	}
-	if order == "ASC" {
-		slices.Reverse(out)
-	}
-	return out, more, nil
 }
 
 func nullBytes(b []byte) any {
@@ -278,83 +202,29 @@ func nullBytes(b []byte) any {
 // customer link holds the token with this hash, of any merchant (the token
 // is the credential).
 func (db *DB) PaymentByActionToken(ctx context.Context, hash []byte) (*payments.Payment, error) {
-	return queryOne(ctx, db.r, scanPayment, payments.ErrNotFound, `SELECT `+paymentColumns+paymentFrom+` WHERE p.action_token_hash = $1`, hash)
+	return sqldb.QueryOne(ctx, db.r, scanPayment, payments.ErrNotFound, `SELECT `+paymentColumns+paymentFrom+` WHERE p.action_token_hash = $1`, hash)
 }
 
 // ExpiredActions implements payments.Store: payments whose customer link
 // expired before cutoff, of every merchant, oldest first.
 func (db *DB) ExpiredActions(ctx context.Context, cutoff time.Time, limit int) ([]*payments.Payment, error) {
-	return queryAll(ctx, db.r, scanPayment, `SELECT `+paymentColumns+paymentFrom+
+	return sqldb.QueryAll(ctx, db.r, scanPayment, `SELECT `+paymentColumns+paymentFrom+
 		` WHERE p.status = 'requires_action' AND p.action_expires_at < $1 ORDER BY p.action_expires_at LIMIT $2`, cutoff, limit)
-}
-
-// queryOne runs a query for one row; no row is notFound.
-func queryOne[T any](ctx context.Context, q queryer, scan func(scanner) (T, error), notFound error, query string, args ...any) (T, error) {
-	v, err := scan(q.QueryRowContext(ctx, query, args...))
-	if errors.Is(err, sql.ErrNoRows) {
-		var zero T
-		return zero, notFound
-	}
-	return v, err
-}
-
-// queryAll runs a query and scans every row.
-func queryAll[T any](ctx context.Context, q queryer, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
 }
 
 // UpdatePayment implements payments.Store. The row lock (PostgreSQL) or the
 // exclusive write transaction (SQLite) makes read-check-write atomic, so of
 // many concurrent actions on one payment each sees the previous one's result.
+// On PostgreSQL it is two round trips: BEGIN and the row lock; then the
+// writes and COMMIT.
 func (db *DB) UpdatePayment(ctx context.Context, merchantID, id string, fn func(p *payments.Payment) (payments.Change, error)) (*payments.Payment, error) {
 	var p *payments.Payment
-	write := func(tx execer) error {
+	err := db.writer.Write(ctx, []sqldb.Read{db.lockPayment(merchantID, id, &p, payments.ErrNotFound)}, func(q sqldb.Execer) error {
 		ch, err := fn(p)
 		if err != nil {
 			return err
 		}
-		return db.writePaymentChange(ctx, tx, merchantID, id, p, ch)
-	}
-	if db.backend == Postgres {
-		// Two round trips: BEGIN and the row lock; then the writes and COMMIT.
-		err := db.pgPipelined(ctx, func(br pgx.BatchResults) error {
-			var err error
-			p, err = scanPayment(br.QueryRow())
-			if errors.Is(err, pgx.ErrNoRows) || errors.Is(err, sql.ErrNoRows) {
-				return payments.ErrNotFound
-			}
-			return err
-		}, func(b *pgx.Batch) {
-			b.Queue(`SELECT `+paymentColumns+paymentFrom+` WHERE p.merchant_id = $1 AND p.id = $2`+db.lockOf("p"), merchantID, id)
-		}, write)
-		if err != nil {
-			return nil, err
-		}
-		return p, nil
-	}
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		var err error
-		p, err = db.lockPayment(ctx, tx, merchantID, id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return payments.ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		return write(tx)
+		return db.writePaymentChange(ctx, q, merchantID, id, p, ch)
 	})
 	if err != nil {
 		return nil, err
@@ -362,9 +232,35 @@ func (db *DB) UpdatePayment(ctx context.Context, merchantID, id string, fn func(
 	return p, nil
 }
 
+// lockPayment is the read that locks a payment for a write transaction and
+// scans it into *p; a missing payment is notFound. Every change of a
+// payment or of its refunds takes this lock first, so they are serialized
+// per payment. Only the payment row is locked: the method row never changes
+// with a payment.
+func (db *DB) lockPayment(merchantID, id string, p **payments.Payment, notFound error) sqldb.Read {
+	return sqldb.Read{
+		Query: `SELECT ` + paymentColumns + paymentFrom + ` WHERE p.merchant_id = $1 AND p.id = $2` + db.lockOf("p"),
+		Args:  []any{merchantID, id},
+		Scan:  scanInto(p, scanPayment, notFound),
+	}
+}
+
+// scanInto is a Read's Scan that stores what scan makes of the row in *dst;
+// a missing row is notFound.
+func scanInto[T any](dst *T, scan func(sqldb.Scanner) (T, error), notFound error) func(sqldb.Scanner) error {
+	return func(row sqldb.Scanner) error {
+		v, err := scan(row)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound
+		}
+		*dst = v
+		return err
+	}
+}
+
 // writePaymentChange stores a locked payment as fn left it, with the
 // change's new method, events and ledger transactions.
-func (db *DB) writePaymentChange(ctx context.Context, tx execer, merchantID, id string, p *payments.Payment, ch payments.Change) error {
+func (db *DB) writePaymentChange(ctx context.Context, tx sqldb.Execer, merchantID, id string, p *payments.Payment, ch payments.Change) error {
 	if ch.NewMethod != nil {
 		if err := insertMethod(ctx, tx, ch.NewMethod); err != nil {
 			return err
@@ -409,7 +305,7 @@ func (db *DB) lockOf(alias string) string {
 	return db.forUpdate + " OF " + alias
 }
 
-func insertMethod(ctx context.Context, q execer, m *payments.Method) error {
+func insertMethod(ctx context.Context, q sqldb.Execer, m *payments.Method) error {
 	var brand, funding, last4, fingerprint, holder, walletType any
 	var expMonth, expYear any
 	card := m.Card
@@ -459,7 +355,7 @@ func (db *DB) Method(ctx context.Context, merchantID, id string) (*payments.Meth
 // processing since before cutoff: their request died or lost its answer.
 // The recovery worker finishes them.
 func (db *DB) StalePayments(ctx context.Context, cutoff time.Time, limit int) ([]*payments.Payment, error) {
-	return queryAll(ctx, db.r, scanPayment, `SELECT `+paymentColumns+paymentFrom+
+	return sqldb.QueryAll(ctx, db.r, scanPayment, `SELECT `+paymentColumns+paymentFrom+
 		` WHERE p.status = 'processing' AND p.updated_at < $1 ORDER BY p.updated_at LIMIT $2`, cutoff, limit)
 }
 

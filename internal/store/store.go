@@ -1,7 +1,8 @@
 // Package store owns every SQL statement of paygate. It speaks to
 // PostgreSQL (pgx) and SQLite (a pure-Go driver) through database/sql with
 // one set of queries; the few differences between the two are confined to
-// the dialect below and to each backend's migrations.
+// the dialect (dialect.go) and to each backend's migrations. The SQL
+// plumbing without paygate's tables in it is in sqldb.
 package store
 
 import (
@@ -12,6 +13,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,6 +22,8 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/paygate/paygate/internal/store/sqldb"
 )
 
 //go:embed migrations
@@ -33,7 +37,7 @@ const (
 
 // DB is a paygate database.
 type DB struct {
-	backend string
+	dialect
 	// w runs every transaction that writes; r serves reads. They are one
 	// pool on PostgreSQL. On SQLite, which allows one writer at a time, w
 	// has a single connection so writers queue in Go instead of failing
@@ -44,9 +48,6 @@ type DB struct {
 	// loss in a database crash costs a replay, never money (see
 	// idempotency.go). It is w on SQLite.
 	async *sql.DB
-	// forUpdate locks selected rows; SQLite needs none because its write
-	// transactions are exclusive (BEGIN IMMEDIATE).
-	forUpdate string
 }
 
 // Options tune a DB.
@@ -76,7 +77,7 @@ func Open(ctx context.Context, rawURL string, opt Options) (*DB, error) {
 		async.SetMaxOpenConns(max(2, opt.MaxConns/2))
 		async.SetMaxIdleConns(max(2, opt.MaxConns/2))
 		async.SetConnMaxIdleTime(5 * time.Minute)
-		return &DB{backend: Postgres, w: db, r: db, async: async, forUpdate: " FOR UPDATE"}, nil
+		return &DB{dialect: postgresDialect(db), w: db, r: db, async: async}, nil
 	case strings.HasPrefix(rawURL, "sqlite:"):
 		path := strings.TrimPrefix(strings.TrimPrefix(rawURL, "sqlite:"), "//")
 		if path == "" {
@@ -102,7 +103,7 @@ func Open(ctx context.Context, rawURL string, opt Options) (*DB, error) {
 			return nil, err
 		}
 		r.SetMaxOpenConns(8)
-		return &DB{backend: SQLite, w: w, r: r, async: w}, nil
+		return &DB{dialect: sqliteDialect(w), w: w, r: r, async: w}, nil
 	}
 	return nil, errors.New(`database url must start with "postgres://" or "sqlite:"`)
 }
@@ -120,7 +121,7 @@ func redactURL(err error, raw string) error {
 }
 
 // Backend is Postgres or SQLite.
-func (db *DB) Backend() string { return db.backend }
+func (db *DB) Backend() string { return db.name }
 
 // Close closes the pools.
 func (db *DB) Close() error {
@@ -155,34 +156,26 @@ func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 
 // migrations is the goose provider of the backend's embedded migrations.
 func (db *DB) migrations() (*goose.Provider, error) {
-	sub, err := fs.Sub(migrations, "migrations/"+db.backend)
+	sub, err := fs.Sub(migrations, "migrations/"+db.name)
 	if err != nil {
 		return nil, err
 	}
-	dialect := goose.DialectSQLite3
 	var opts []goose.ProviderOption
-	if db.backend == Postgres {
-		dialect = goose.DialectPostgres
+	if db.goose == goose.DialectPostgres {
+		// Instances starting together migrate one after the other.
 		locker, err := lock.NewPostgresSessionLocker()
 		if err != nil {
 			return nil, err
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}
-	return goose.NewProvider(dialect, db.w, sub, opts...)
+	return goose.NewProvider(db.goose, db.w, sub, opts...)
 }
 
-// tx runs fn in a write transaction, committing when fn returns nil.
+// tx runs fn in a write transaction, committing when fn returns nil and
+// rolling back when it fails or panics.
 func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return sqldb.Tx(ctx, db.w, fn)
 }
 
 // nullTime maps a nil time to SQL NULL.
@@ -215,24 +208,13 @@ func (db *DB) SQL() *sql.DB { return db.r }
 
 // Tables lists the application's tables (not the migration bookkeeping).
 func (db *DB) Tables(ctx context.Context) ([]string, error) {
-	q := `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`
-	if db.backend == SQLite {
-		q = `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`
-	}
-	rows, err := db.r.QueryContext(ctx, q+` ORDER BY 1`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			return nil, err
-		}
-		if name != "goose_db_version" {
-			out = append(out, name)
-		}
-	}
-	return out, rows.Err()
+	names, err := sqldb.QueryAll(ctx, db.r, scanString, db.tables+` ORDER BY 1`)
+	return slices.DeleteFunc(names, func(n string) bool { return n == "goose_db_version" }), err
+}
+
+// scanString scans a row of one text column.
+func scanString(row sqldb.Scanner) (string, error) {
+	var s string
+	err := row.Scan(&s)
+	return s, err
 }

@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/paygate/paygate/internal/events"
+	"github.com/paygate/paygate/internal/store/sqldb"
 	"github.com/paygate/paygate/internal/webhooks"
 )
 
 // insertEvents writes events and, in the same transaction, one pending
 // delivery per enabled endpoint of the merchant subscribed to the type (and
 // of the event's mode): an event is never committed without its deliveries.
-func (db *DB) insertEvents(ctx context.Context, q execer, evs []events.Event) error {
+func (db *DB) insertEvents(ctx context.Context, q sqldb.Execer, evs []events.Event) error {
 	const fanOut = `INSERT INTO webhook_deliveries (endpoint_id, event_id, merchant_id, status, next_attempt_at, created_at, updated_at)
 		SELECT w.id, $1, w.merchant_id, 'pending', $7, $7, $7 FROM webhook_endpoints w
 		WHERE w.merchant_id = $2 AND w.status = 'enabled' AND w.livemode = $5 AND (w.enabled_events = '*' OR w.enabled_events LIKE $8)`
@@ -26,7 +27,7 @@ func (db *DB) insertEvents(ctx context.Context, q execer, evs []events.Event) er
 			return err
 		}
 		args := []any{e.ID, e.MerchantID, e.Type, e.ObjectID, e.Livemode, string(data), e.CreatedAt, "%," + e.Type + ",%"}
-		if db.backend == Postgres {
+		if db.eventWithFanOut {
 			// One round trip: the event and its deliveries in one statement.
 			if _, err := q.ExecContext(ctx, `WITH ev AS (INSERT INTO events (id, merchant_id, type, object_id, livemode, data, created_at)
 				VALUES ($1, $2, $3, $4, $5, $6, $7)) `+fanOut, args...); err != nil {
@@ -47,11 +48,11 @@ func (db *DB) insertEvents(ctx context.Context, q execer, evs []events.Event) er
 
 const eventColumns = `e.id, e.merchant_id, e.type, e.object_id, e.livemode, e.data, e.created_at`
 
-func scanEvent(row scanner) (*events.Event, error) { return scanEventAfter(row) }
+func scanEvent(row sqldb.Scanner) (*events.Event, error) { return scanEventAfter(row) }
 
 // scanEventAfter scans a row whose last columns are eventColumns, the
 // columns before them into before.
-func scanEventAfter(row scanner, before ...any) (*events.Event, error) {
+func scanEventAfter(row sqldb.Scanner, before ...any) (*events.Event, error) {
 	var e events.Event
 	var data string
 	if err := row.Scan(append(before, &e.ID, &e.MerchantID, &e.Type, &e.ObjectID, &e.Livemode, &data, &e.CreatedAt)...); err != nil {
@@ -66,17 +67,17 @@ func scanEventAfter(row scanner, before ...any) (*events.Event, error) {
 
 // Event returns one of a merchant's events.
 func (db *DB) Event(ctx context.Context, merchantID, id string) (*events.Event, error) {
-	return queryOne(ctx, db.r, scanEvent, events.ErrNotFound, `SELECT `+eventColumns+` FROM events e WHERE e.merchant_id = $1 AND e.id = $2`, merchantID, id)
+	return sqldb.QueryOne(ctx, db.r, scanEvent, events.ErrNotFound, `SELECT `+eventColumns+` FROM events e WHERE e.merchant_id = $1 AND e.id = $2`, merchantID, id)
 }
 
 // Events returns a page of a merchant's events, newest first.
 func (db *DB) Events(ctx context.Context, merchantID string, q events.ListQuery) ([]*events.Event, bool, error) {
-	var f filter
-	f.add("e.merchant_id = $%d", merchantID) // always: the tenant
-	f.add("e.livemode = $%d", q.Livemode)    // always: test and live never mix
-	f.eq("e.type", q.Type)
-	f.eq("e.object_id", q.ObjectID)
-	return listPage(ctx, db, `SELECT `+eventColumns+` FROM events e`, "e.id", f.where, f.args, q.Limit, q.StartingAfter, q.EndingBefore, scanEvent)
+	var f sqldb.Filter
+	f.Add("e.merchant_id = $%d", merchantID) // always: the tenant
+	f.Add("e.livemode = $%d", q.Livemode)    // always: test and live never mix
+	f.Eq("e.type", q.Type)
+	f.Eq("e.object_id", q.ObjectID)
+	return sqldb.List(ctx, db.r, `SELECT `+eventColumns+` FROM events e`, "e.id", f, sqldb.Page{Limit: q.Limit, After: q.StartingAfter, Before: q.EndingBefore}, scanEvent)
 }
 
 const endpointColumns = `w.id, w.merchant_id, w.url, w.description, w.enabled_events, w.status, w.livemode,
@@ -97,7 +98,7 @@ func decodeTypes(s string) []string {
 	return strings.Split(strings.Trim(s, ","), ",")
 }
 
-func scanEndpoint(row scanner) (*webhooks.Endpoint, error) {
+func scanEndpoint(row sqldb.Scanner) (*webhooks.Endpoint, error) {
 	var e webhooks.Endpoint
 	var types string
 	var prevKey sql.NullString
@@ -132,11 +133,11 @@ func (db *DB) Endpoint(ctx context.Context, merchantID, id string) (*webhooks.En
 
 // Endpoints implements webhooks.Store: the endpoints of q.Livemode only.
 func (db *DB) Endpoints(ctx context.Context, merchantID string, q webhooks.ListQuery) ([]*webhooks.Endpoint, bool, error) {
-	var f filter
-	f.add("w.merchant_id = $%d", merchantID) // always: the tenant
-	f.add("w.livemode = $%d", q.Livemode)    // always: test and live never mix
-	return listPage(ctx, db, `SELECT `+endpointColumns+` FROM webhook_endpoints w`, "w.id", f.where, f.args,
-		q.Limit, q.StartingAfter, q.EndingBefore, scanEndpoint)
+	var f sqldb.Filter
+	f.Add("w.merchant_id = $%d", merchantID) // always: the tenant
+	f.Add("w.livemode = $%d", q.Livemode)    // always: test and live never mix
+	return sqldb.List(ctx, db.r, `SELECT `+endpointColumns+` FROM webhook_endpoints w`, "w.id", f,
+		sqldb.Page{Limit: q.Limit, After: q.StartingAfter, Before: q.EndingBefore}, scanEndpoint)
 }
 
 // UpdateEndpoint implements webhooks.Store.
@@ -194,7 +195,7 @@ func (db *DB) DeleteEndpoint(ctx context.Context, merchantID, id string) error {
 
 const deliveryColumns = `d.endpoint_id, d.event_id, e.type, d.status, d.attempts, d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, d.updated_at`
 
-func scanDelivery(row scanner) (*webhooks.Delivery, error) {
+func scanDelivery(row sqldb.Scanner) (*webhooks.Delivery, error) {
 	d := webhooks.Delivery{Object: "webhook_delivery"}
 	var next time.Time
 	if err := row.Scan(&d.EndpointID, &d.EventID, &d.EventType, &d.Status, &d.Attempts, &next, &d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt); err != nil {
@@ -210,23 +211,23 @@ func scanDelivery(row scanner) (*webhooks.Delivery, error) {
 
 // Deliveries implements webhooks.Store: newest event first.
 func (db *DB) Deliveries(ctx context.Context, merchantID, endpointID string, q webhooks.ListQuery) ([]*webhooks.Delivery, bool, error) {
-	var f filter
-	f.add("d.merchant_id = $%d", merchantID) // always: the tenant
-	f.add("d.endpoint_id = $%d", endpointID)
-	f.eq("d.event_id", q.EventID)
-	f.eq("d.status", q.Status)
-	return listPage(ctx, db, `SELECT `+deliveryColumns+` FROM webhook_deliveries d JOIN events e ON e.id = d.event_id`, "d.event_id", f.where, f.args,
-		q.Limit, q.StartingAfter, q.EndingBefore, scanDelivery)
+	var f sqldb.Filter
+	f.Add("d.merchant_id = $%d", merchantID) // always: the tenant
+	f.Add("d.endpoint_id = $%d", endpointID)
+	f.Eq("d.event_id", q.EventID)
+	f.Eq("d.status", q.Status)
+	return sqldb.List(ctx, db.r, `SELECT `+deliveryColumns+` FROM webhook_deliveries d JOIN events e ON e.id = d.event_id`, "d.event_id", f,
+		sqldb.Page{Limit: q.Limit, After: q.StartingAfter, Before: q.EndingBefore}, scanDelivery)
 }
 
 // Attempts implements webhooks.Store: newest first.
 func (db *DB) Attempts(ctx context.Context, merchantID, endpointID string, q webhooks.ListQuery) ([]*webhooks.Attempt, bool, error) {
-	var f filter
-	f.add("a.endpoint_id = $%d", endpointID)
-	f.add("EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.id = a.endpoint_id AND w.merchant_id = $%d)", merchantID)
-	f.eq("a.event_id", q.EventID)
-	return listPage(ctx, db, `SELECT a.id, a.endpoint_id, a.event_id, a.attempted_at, a.status_code, a.duration_ms, a.error FROM webhook_attempts a`,
-		"a.id", f.where, f.args, q.Limit, q.StartingAfter, q.EndingBefore, func(row scanner) (*webhooks.Attempt, error) {
+	var f sqldb.Filter
+	f.Add("a.endpoint_id = $%d", endpointID)
+	f.Add("EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.id = a.endpoint_id AND w.merchant_id = $%d)", merchantID)
+	f.Eq("a.event_id", q.EventID)
+	return sqldb.List(ctx, db.r, `SELECT a.id, a.endpoint_id, a.event_id, a.attempted_at, a.status_code, a.duration_ms, a.error FROM webhook_attempts a`,
+		"a.id", f, sqldb.Page{Limit: q.Limit, After: q.StartingAfter, Before: q.EndingBefore}, func(row sqldb.Scanner) (*webhooks.Attempt, error) {
 			a := webhooks.Attempt{Object: "webhook_attempt"}
 			if err := row.Scan(&a.ID, &a.EndpointID, &a.EventID, &a.AttemptedAt, &a.StatusCode, &a.DurationMS, &a.Error); err != nil {
 				return nil, err
@@ -265,21 +266,17 @@ func (db *DB) Redeliver(ctx context.Context, merchantID, endpointID, eventID str
 	return out, err
 }
 
-// ClaimDeliveries implements webhooks.Queue. On PostgreSQL, SKIP LOCKED
-// lets the workers of several instances claim disjoint rows at once; on
-// SQLite the write transaction is exclusive anyway.
+// ClaimDeliveries implements webhooks.Queue: due deliveries, leased to
+// this worker; the workers of several instances claim disjoint rows
+// (dialect.skipLocked).
 func (db *DB) ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, limit int) ([]webhooks.Due, error) {
-	skip := ""
-	if db.backend == Postgres {
-		skip = " FOR UPDATE SKIP LOCKED"
-	}
 	var out []webhooks.Due
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		// A disabled endpoint's deliveries wait; they go when it is enabled again.
 		rows, err := tx.QueryContext(ctx, `SELECT d.endpoint_id, d.event_id FROM webhook_deliveries d
 			WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND (d.locked_until IS NULL OR d.locked_until < $1)
 			AND EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.id = d.endpoint_id AND w.status = 'enabled')
-			ORDER BY d.next_attempt_at LIMIT $2`+skip, now, limit)
+			ORDER BY d.next_attempt_at LIMIT $2`+db.skipLocked, now, limit)
 		if err != nil {
 			return err
 		}
