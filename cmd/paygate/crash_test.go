@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -55,6 +56,14 @@ func newCrashRig(t *testing.T, backend string) *crashRig {
 // start starts the gateway, armed with a fault point when one is given.
 func (r *crashRig) start(fault string) {
 	r.t.Helper()
+	if err := r.tryStart(fault); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// tryStart is start for a goroutine other than the test's, which must not
+// call t.Fatal: it returns the error.
+func (r *crashRig) tryStart(fault string) error {
 	vars := map[string]string{}
 	for k, v := range r.vars {
 		vars[k] = v
@@ -62,16 +71,59 @@ func (r *crashRig) start(fault string) {
 	if fault != "" {
 		vars["PAYGATE_TEST_FAULT_POINT"] = fault
 	}
-	r.gw = startProcess(r.t, r.bin, vars, "PAYGATE_ADDR", "serve")
+	gw, err := tryStartProcess(r.t, r.bin, vars, "PAYGATE_ADDR", "serve")
+	if err != nil {
+		return err
+	}
+	r.gw = gw
+	return nil
 }
 
 // kill ends the gateway with SIGKILL: no deferred function, no shutdown.
 func (r *crashRig) kill() {
 	r.t.Helper()
-	if err := r.gw.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := r.tryKill(); err != nil {
 		r.t.Fatal(err)
 	}
-	_ = r.gw.cmd.Wait()
+}
+
+// tryKill is kill for a goroutine other than the test's: it returns the
+// error. The wait for the process to exit is bounded: SIGKILL cannot be
+// caught.
+func (r *crashRig) tryKill() error {
+	if err := r.gw.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		return fmt.Errorf("SIGKILL the gateway: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = r.gw.cmd.Wait(); close(exited) }()
+	select {
+	case <-exited:
+		return nil
+	case <-time.After(30 * time.Second):
+		return errors.New("the gateway did not exit within 30 s of SIGKILL")
+	}
+}
+
+// final reports whether a payment or refund status is one a retry or the
+// recovery worker leaves as it is. A processor call that timed out (a slow
+// machine) leaves a payment processing or a refund pending: no decision,
+// which recovery makes later.
+func final(status any) bool { return status != "processing" && status != "pending" }
+
+// waitFinal polls the object at path until its status is final, and fails
+// the test at the deadline.
+func (r *crashRig) waitFinal(t *testing.T, path, key string, m map[string]any, deadline time.Time) map[string]any {
+	t.Helper()
+	for !final(m["status"]) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still %v at the deadline: recovery did not finish it: %v", path, m["status"], m)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if s, g := r.call("GET", path, key, "", nil); s == 200 {
+			m = g
+		}
+	}
+	return m
 }
 
 // call sends one request; a transport error (the gateway died) is status 0.
@@ -181,19 +233,22 @@ func TestKillAfterConnector(t *testing.T) {
 			r.t = t
 			before := r.performed(tc.kind)
 			r.start(tc.fault)
-			answered := make(chan int, 1)
+			type answer struct {
+				status int
+				body   map[string]any
+			}
+			// The goroutine only sends: it may outlive a failed subtest,
+			// which it must not log to.
+			answered := make(chan answer, 1)
 			go func() {
 				s, m := r.call(tc.method, tc.path, key, "idem-"+tc.name, tc.body)
-				if s != 0 {
-					t.Logf("answer: %v", m)
-				}
-				answered <- s
+				answered <- answer{s, m}
 			}()
 			deadline := time.Now().Add(15 * time.Second)
 			for !strings.Contains(r.gw.stderr.String(), "fault point reached") {
 				select {
-				case s := <-answered:
-					t.Fatalf("answered %d before the fault point", s)
+				case a := <-answered:
+					t.Fatalf("answered %d before the fault point: %v", a.status, a.body)
 				default:
 				}
 				if time.Now().After(deadline) {
@@ -202,8 +257,13 @@ func TestKillAfterConnector(t *testing.T) {
 				time.Sleep(10 * time.Millisecond)
 			}
 			r.kill()
-			if s := <-answered; s != 0 {
-				t.Fatalf("the killed gateway answered %d", s)
+			select {
+			case a := <-answered:
+				if a.status != 0 {
+					t.Fatalf("the killed gateway answered %d: %v", a.status, a.body)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("the request to the killed gateway did not end within 30 s")
 			}
 			if n := r.performed(tc.kind); n != before+1 {
 				t.Fatalf("the processor performed %d %s operations, want 1", n-before, tc.kind)
@@ -217,14 +277,23 @@ func TestKillAfterConnector(t *testing.T) {
 				if status/100 != 2 {
 					t.Fatalf("retry: %d %v", status, m)
 				}
-			} else {
-				for {
-					_, m = r.call("GET", tc.object, key, "", nil)
-					if m["status"] == tc.want || time.Now().After(deadline) {
-						break
+				// The retry's own processor call may time out on a slow
+				// machine (processing, or a pending refund): not a failure;
+				// recovery finishes it. Wait for the final status, as
+				// soakRandomKills does.
+				if !final(m["status"]) {
+					id, _ := m["id"].(string)
+					path := "/v1/payments/" + id
+					if m["object"] == "refund" {
+						path = "/v1/refunds/" + id
 					}
-					time.Sleep(100 * time.Millisecond)
+					m = r.waitFinal(t, path, key, m, deadline)
 				}
+			} else {
+				// Left to the recovery worker: the payment is processing
+				// until it runs.
+				_, m = r.call("GET", tc.object, key, "", nil)
+				m = r.waitFinal(t, tc.object, key, m, deadline)
 			}
 			if m["status"] != tc.want {
 				t.Errorf("status %v, want %s: %v", m["status"], tc.want, m)
@@ -281,11 +350,15 @@ func soakRandomKills(t *testing.T, backend string) {
 	acked := make([]result, total)
 	var done atomic.Int64
 	var failures atomic.Int64
+	var broken atomic.Bool // the gateway could not be restarted: drain the jobs
 	jobs := make(chan int)
 	var wg sync.WaitGroup
 	for range 16 {
 		wg.Go(func() {
 			for i := range jobs {
+				if broken.Load() {
+					continue
+				}
 				capture := "automatic"
 				if i%4 == 0 {
 					capture = "manual"
@@ -331,9 +404,18 @@ func soakRandomKills(t *testing.T, backend string) {
 			if done.Load() >= int64(total) {
 				return
 			}
-			r.kill()
+			// Not the test's goroutine: errors go through t.Error.
+			if err := r.tryKill(); err != nil {
+				t.Error(err)
+				broken.Store(true)
+				return
+			}
 			killed++
-			r.start("")
+			if err := r.tryStart(""); err != nil {
+				t.Errorf("restart after kill %d: %v", killed, err)
+				broken.Store(true)
+				return
+			}
 		}
 	})
 	for i := range total {

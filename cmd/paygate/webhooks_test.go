@@ -122,15 +122,32 @@ func TestWebhooksThreeInstancesExactlyOnce(t *testing.T) {
 	if len(want) != 120 {
 		t.Fatalf("%d events, want 120", len(want))
 	}
+	// Wait until every delivery has succeeded and every attempt claimed
+	// (each claim counts one in its delivery's attempts) is recorded: an
+	// attempt is recorded after the receiver answered it, so from then on
+	// the receiver has seen every attempt there was, duplicates included.
+	db := storetest.OpenURL(t, dbURL)
 	deadline := time.Now().Add(30 * time.Second)
+	var pending, claimed, recorded int
 	for {
-		got, _ := rc.snapshot()
-		if len(got) >= len(want) || time.Now().After(deadline) {
+		err := db.SQL().QueryRow(`SELECT (SELECT count(*) FROM webhook_deliveries WHERE status <> 'succeeded'),
+			(SELECT coalesce(sum(attempts), 0) FROM webhook_deliveries), (SELECT count(*) FROM webhook_attempts)`).Scan(&pending, &claimed, &recorded)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pending == 0 && recorded == claimed {
 			break
+		}
+		if time.Now().After(deadline) {
+			got, _ := rc.snapshot()
+			t.Fatalf("after 30 s: %d deliveries not succeeded, %d attempts claimed, %d recorded; %d of %d events received",
+				pending, claimed, recorded, len(got), len(want))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	time.Sleep(300 * time.Millisecond) // room for a duplicate to show up
+	if claimed != len(want) {
+		t.Errorf("%d attempts claimed for %d events: some delivery was claimed twice", claimed, len(want))
+	}
 	got, bad := rc.snapshot()
 	if bad != 0 {
 		t.Errorf("%d deliveries with a bad signature", bad)
@@ -139,6 +156,9 @@ func TestWebhooksThreeInstancesExactlyOnce(t *testing.T) {
 		if got[id] != 1 {
 			t.Errorf("event %s delivered %d times", id, got[id])
 		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d event ids received, want the %d events", len(got), len(want))
 	}
 }
 
@@ -161,9 +181,14 @@ func TestWebhooksSurviveSIGKILL(t *testing.T) {
 				t.Fatalf("payment: %d %v", status, p)
 			}
 		}
+		deadline := time.Now().Add(30 * time.Second)
 		for {
-			if got, _ := rc.snapshot(); len(got) >= 3 {
+			got, _ := rc.snapshot()
+			if len(got) >= 3 {
 				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("30 s after the payments, %d events delivered; want 3 before the kill", len(got))
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
@@ -174,10 +199,14 @@ func TestWebhooksSurviveSIGKILL(t *testing.T) {
 			t.Fatalf("every event was delivered before the kill (%d); the test proves nothing", len(got))
 		}
 		r.start("")
-		deadline := time.Now().Add(30 * time.Second)
+		deadline = time.Now().Add(30 * time.Second)
 		for {
-			if got, _ = rc.snapshot(); len(got) >= len(want) || time.Now().After(deadline) {
+			if got, _ = rc.snapshot(); len(got) >= len(want) {
 				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("30 s after the restart, %d of %d events delivered", len(got), len(want))
+				break // the events missing are listed below
 			}
 			time.Sleep(50 * time.Millisecond)
 		}

@@ -1,17 +1,24 @@
 package httpapi_test
 
 import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"strconv"
 	"sync"
 	"testing"
 
 	"github.com/paygate/paygate/internal/store/storetest"
 )
 
-// race sends n copies of one request at once and counts the statuses.
-func (h *harness) race(n int, method, path string, body any) map[int]int {
+// race sends n copies of one request at once and counts the answers: a
+// success by its status ("200"), an error by its status and code ("409
+// payment_unexpected_state"), so that a losing request is held to the exact
+// error it must get, not just to its status.
+func (h *harness) race(n int, method, path string, body any) map[string]int {
 	h.t.Helper()
 	var mu sync.Mutex
-	counts := map[int]int{}
+	counts := map[string]int{}
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for i := 0; i < n; i++ {
@@ -19,9 +26,13 @@ func (h *harness) race(n int, method, path string, body any) map[int]int {
 		go func() {
 			defer wg.Done()
 			<-start
-			resp, _ := h.request(method, path, h.keyA, body)
+			resp, got, err := h.tryRequest(method, path, h.keyA, body)
+			if err != nil {
+				h.t.Error(err)
+				return
+			}
 			mu.Lock()
-			counts[resp.StatusCode]++
+			counts[answerKey(resp.StatusCode, got)]++
 			mu.Unlock()
 		}()
 	}
@@ -30,14 +41,30 @@ func (h *harness) race(n int, method, path string, body any) map[int]int {
 	return counts
 }
 
+// answerKey is "STATUS" for a success, "STATUS CODE" for an error answer.
+func answerKey(status int, body []byte) string {
+	if status < 400 {
+		return strconv.Itoa(status)
+	}
+	var e struct {
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(body, &e); err != nil || e.Error.Code == "" {
+		return fmt.Sprintf("%d (no error code: %.100s)", status, body)
+	}
+	return fmt.Sprintf("%d %s", status, e.Error.Code)
+}
+
 func TestConcurrentActions(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, backend string) {
 		h := start(t, backend)
 		// 50 confirms of one payment: one authorization at the connector.
 		id := h.paymentIn("requires_confirmation")
 		counts := h.race(50, "POST", "/v1/payments/"+id+"/confirm", nil)
-		if counts[200] != 1 || counts[409] != 49 {
-			t.Errorf("concurrent confirms: %v", counts)
+		if want := map[string]int{"200": 1, "409 payment_unexpected_state": 49}; !maps.Equal(counts, want) {
+			t.Errorf("concurrent confirms: %v, want %v", counts, want)
 		}
 		if n := h.sandbox.Performed("authorize"); n != 1 {
 			t.Errorf("authorizations at the connector: %d, want 1", n)
@@ -48,8 +75,8 @@ func TestConcurrentActions(t *testing.T) {
 		// 50 captures of one authorization: one capture.
 		id = h.paymentIn("requires_capture")
 		counts = h.race(50, "POST", "/v1/payments/"+id+"/capture", map[string]any{"amount": 700})
-		if counts[200] != 1 || counts[409] != 49 || h.sandbox.Performed("capture") != 1 {
-			t.Errorf("concurrent captures: %v, performed %d", counts, h.sandbox.Performed("capture"))
+		if want := map[string]int{"200": 1, "409 payment_unexpected_state": 49}; !maps.Equal(counts, want) || h.sandbox.Performed("capture") != 1 {
+			t.Errorf("concurrent captures: %v, want %v; performed %d", counts, want, h.sandbox.Performed("capture"))
 		}
 		if p := h.obj("GET", "/v1/payments/"+id, h.keyA, nil, 200); p["amount_received"] != 700.0 {
 			t.Errorf("after captures: %v", p)
@@ -58,22 +85,27 @@ func TestConcurrentActions(t *testing.T) {
 		for i := 0; i < 10; i++ {
 			id := h.paymentIn("requires_capture")
 			var wg sync.WaitGroup
-			statuses := make([]int, 2)
+			answers := make([]string, 2)
 			for j, action := range []string{"/capture", "/cancel"} {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					resp, _ := h.request("POST", "/v1/payments/"+id+action, h.keyA, nil)
-					statuses[j] = resp.StatusCode
+					resp, got, err := h.tryRequest("POST", "/v1/payments/"+id+action, h.keyA, nil)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					answers[j] = answerKey(resp.StatusCode, got)
 				}()
 			}
 			wg.Wait()
 			p := h.obj("GET", "/v1/payments/"+id, h.keyA, nil, 200)
+			const lost = "409 payment_unexpected_state"
 			switch {
-			case statuses[0] == 200 && statuses[1] == 409 && p["status"] == "succeeded":
-			case statuses[0] == 409 && statuses[1] == 200 && p["status"] == "canceled":
+			case answers[0] == "200" && answers[1] == lost && p["status"] == "succeeded":
+			case answers[0] == lost && answers[1] == "200" && p["status"] == "canceled":
 			default:
-				t.Errorf("capture vs cancel: statuses %v, payment %v", statuses, p["status"])
+				t.Errorf("capture vs cancel: answers %q, payment %v", answers, p["status"])
 			}
 		}
 	})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -109,8 +110,24 @@ func startWith(t *testing.T, backend string, opt options) *harness {
 }
 
 // request sends one request and returns the response and its body. body is
-// JSON-encoded unless it is a string or []byte, sent as is.
+// JSON-encoded unless it is a string or []byte, sent as is. It stops the
+// test when the request cannot be made: call it from the test's goroutine
+// only (others use tryRequest).
 func (h *harness) request(method, path, key string, body any, header ...string) (*http.Response, []byte) {
+	h.t.Helper()
+	resp, got, err := h.tryRequest(method, path, key, body, header...)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return resp, got
+}
+
+// tryRequest is request for any goroutine: a request that cannot be made
+// (or whose answer cannot be read) is returned as an error, for the caller
+// to report with t.Error, since t.Fatal must not be called outside the
+// test's goroutine. The answer's checks (Request-Id, the OpenAPI document,
+// card data) report with t.Errorf, as in request.
+func (h *harness) tryRequest(method, path, key string, body any, header ...string) (*http.Response, []byte, error) {
 	h.t.Helper()
 	var raw []byte
 	switch b := body.(type) {
@@ -126,12 +143,12 @@ func (h *harness) request(method, path, key string, body any, header ...string) 
 	default:
 		var err error
 		if raw, err = json.Marshal(b); err != nil {
-			h.t.Fatal(err)
+			return nil, nil, err
 		}
 	}
 	req, err := http.NewRequest(method, h.url+path, bytes.NewReader(raw))
 	if err != nil {
-		h.t.Fatal(err)
+		return nil, nil, err
 	}
 	if raw != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -148,12 +165,12 @@ func (h *harness) request(method, path, key string, body any, header ...string) 
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		h.t.Fatal(err)
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
 	got, err := io.ReadAll(resp.Body)
 	if err != nil {
-		h.t.Fatal(err)
+		return nil, nil, fmt.Errorf("%s %s: read the answer: %w", method, path, err)
 	}
 	if resp.Header.Get("Request-Id") == "" {
 		h.t.Errorf("%s %s: no Request-Id header", method, path)
@@ -163,7 +180,7 @@ func (h *harness) request(method, path, key string, body any, header ...string) 
 	if leak := cardData(string(got)); leak != "" && path != "/openapi.json" {
 		h.t.Errorf("%s %s: the answer holds card data (%s): %.300s", method, path, leak, got)
 	}
-	return resp, got
+	return resp, got, nil
 }
 
 // do sends a request, checks the status and decodes the answer into out.

@@ -86,13 +86,13 @@ func TestIdempotentReplay(t *testing.T) {
 		// PATCH and refunds.
 		p1, pb1 := h.request("PATCH", "/v1/payments/"+id, h.keyA, map[string]any{"metadata": map[string]any{"a": "1"}}, "Idempotency-Key", "upd-1")
 		p2, pb2 := h.request("PATCH", "/v1/payments/"+id, h.keyA, map[string]any{"metadata": map[string]any{"a": "1"}}, "Idempotency-Key", "upd-1")
-		if p1.StatusCode != 200 || !bytes.Equal(pb1, pb2) || p2.Header.Get("Idempotent-Replayed") != "true" {
-			t.Errorf("patch replay: %d %s / %s", p1.StatusCode, pb1, pb2)
+		if p1.StatusCode != 200 || p2.StatusCode != 200 || !bytes.Equal(pb1, pb2) || p2.Header.Get("Idempotent-Replayed") != "true" {
+			t.Errorf("patch replay: %d %s / %d %s", p1.StatusCode, pb1, p2.StatusCode, pb2)
 		}
-		for range 2 {
-			if r, b := h.request("POST", "/v1/refunds", h.keyA, map[string]any{"payment_id": id, "amount": 100}, "Idempotency-Key", "ref-1"); r.StatusCode != 201 {
-				t.Errorf("refund: %d %s", r.StatusCode, b)
-			}
+		f1, fb1 := h.request("POST", "/v1/refunds", h.keyA, map[string]any{"payment_id": id, "amount": 100}, "Idempotency-Key", "ref-1")
+		f2, fb2 := h.request("POST", "/v1/refunds", h.keyA, map[string]any{"payment_id": id, "amount": 100}, "Idempotency-Key", "ref-1")
+		if f1.StatusCode != 201 || f2.StatusCode != 201 || !bytes.Equal(fb1, fb2) || f2.Header.Get("Idempotent-Replayed") != "true" {
+			t.Errorf("refund replay: %d %s / %d %q %s", f1.StatusCode, fb1, f2.StatusCode, f2.Header.Get("Idempotent-Replayed"), fb2)
 		}
 		if n := h.count(`SELECT count(*) FROM refunds`); n != 1 {
 			t.Errorf("%d refunds, want 1", n)
@@ -210,7 +210,11 @@ func TestIdempotencyConcurrentSameKey(t *testing.T) {
 		for range 50 {
 			wg.Go(func() {
 				<-begin
-				r, b := h.request("POST", "/v1/payments", h.keyA, body, "Idempotency-Key", "same")
+				r, b, err := h.tryRequest("POST", "/v1/payments", h.keyA, body, "Idempotency-Key", "same")
+				if err != nil {
+					t.Error(err)
+					return
+				}
 				mu.Lock()
 				defer mu.Unlock()
 				statuses[r.StatusCode]++
@@ -325,9 +329,12 @@ func TestIdempotencyKeyInUse(t *testing.T) {
 		h, f := startFaulty(t, backend, 0)
 		f.set("authorize", block)
 		body := newPayment(card("4242424242424242"))
-		done := make(chan []byte)
+		done := make(chan []byte, 1)
 		go func() {
-			_, b := h.request("POST", "/v1/payments", h.keyA, body, "Idempotency-Key", "slow")
+			_, b, err := h.tryRequest("POST", "/v1/payments", h.keyA, body, "Idempotency-Key", "slow")
+			if err != nil {
+				t.Error(err)
+			}
 			done <- b
 		}()
 		deadline := time.Now().Add(10 * time.Second)

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -125,16 +126,20 @@ func TestAuditLog(t *testing.T) {
 func TestTenancySweep(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, backend string) {
 		h := start(t, backend)
+		// Both merchants have an endpoint subscribed to every event type
+		// (development mode accepts loopback URLs), and a worker delivers:
+		// A's events must reach A's endpoint only.
+		bystander := h.newBystander(t)
+		rcA := newReceiver(t)
+		endpointA := h.obj("POST", "/v1/webhook_endpoints", h.keyA, map[string]any{"url": rcA.srv.URL, "enabled_events": []string{"*"}}, 201)["id"].(string)
+		h.runWorker(t)
 		pay := h.paymentIn("succeeded")
 		objects := map[string]string{
-			"/v1/payments/":        pay,
-			"/v1/refunds/":         h.obj("POST", "/v1/refunds", h.keyA, map[string]any{"payment_id": pay, "amount": 100}, 201)["id"].(string),
-			"/v1/payment_methods/": h.obj("POST", "/v1/payment_methods", h.keyA, card("4000056655665556"), 201)["id"].(string),
-			// Development mode accepts a loopback URL; nothing is delivered
-			// (no worker runs), the endpoint only has to exist.
-			"/v1/webhook_endpoints/": h.obj("POST", "/v1/webhook_endpoints", h.keyA,
-				map[string]any{"url": "http://127.0.0.1:9/x", "enabled_events": []string{"*"}}, 201)["id"].(string),
-			"/v1/events/": h.obj("GET", "/v1/events?limit=1", h.keyA, nil, 200)["data"].([]any)[0].(map[string]any)["id"].(string),
+			"/v1/payments/":          pay,
+			"/v1/refunds/":           h.obj("POST", "/v1/refunds", h.keyA, map[string]any{"payment_id": pay, "amount": 100}, 201)["id"].(string),
+			"/v1/payment_methods/":   h.obj("POST", "/v1/payment_methods", h.keyA, card("4000056655665556"), 201)["id"].(string),
+			"/v1/webhook_endpoints/": endpointA,
+			"/v1/events/":            h.obj("GET", "/v1/events?limit=1", h.keyA, nil, 200)["data"].([]any)[0].(map[string]any)["id"].(string),
 		}
 		doc, err := openapi.Load()
 		if err != nil {
@@ -186,8 +191,19 @@ func TestTenancySweep(t *testing.T) {
 				t.Errorf("%s with B's key: %v", p, l["data"])
 			}
 		}
-		if b := h.obj("GET", "/v1/balance", h.keyB, nil, 200); fmt.Sprint(b["available"]) != "[]" && strings.Contains(fmt.Sprint(b), "USD") {
-			t.Errorf("B's balance shows A's money: %v", b)
+		if a := h.obj("GET", "/v1/balance", h.keyA, nil, 200)["balances"].([]any); len(a) != 1 {
+			t.Fatalf("A's balances %v, want A's USD", a)
 		}
+		if b, ok := h.obj("GET", "/v1/balance", h.keyB, nil, 200)["balances"].([]any); !ok || len(b) != 0 {
+			t.Errorf("B's balances show A's money: %v", b)
+		}
+		// Webhooks: every event of A reached A's endpoint; none B's.
+		events := h.merchantEvents()
+		waitFor(t, "A's events at A's endpoint", func() bool { return len(rcA.received()) >= len(events) })
+		if got, want := sorted(rcA.eventIDs()), sorted(events); !slices.Equal(got, want) {
+			t.Errorf("A's receiver got %v, want %v", got, want)
+		}
+		h.waitSettled(t, endpointA, bystander.id)
+		bystander.assertUntouched(t, h)
 	})
 }

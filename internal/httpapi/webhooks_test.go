@@ -91,6 +91,94 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// waitIdle waits until no delivery to the endpoint is claimed and not yet
+// recorded: every attempt in flight has had its answer, and its result is
+// stored. (A lease that ran out, of an attempt never recorded, does not
+// count.)
+func (h *harness) waitIdle(t *testing.T, endpointID string) {
+	t.Helper()
+	waitFor(t, "no attempt in flight to "+endpointID, func() bool {
+		return h.count(`SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = $1 AND locked_until IS NOT NULL AND locked_until >= $2`,
+			endpointID, time.Now().UTC()) == 0
+	})
+}
+
+// probe is merchant B's endpoint for payment.created, with a receiver of
+// its own. The arrival of a delivery to it proves that the worker has
+// claimed after a given moment: runWorker's worker claims in one goroutine,
+// one claim after another, the oldest due deliveries first; so once a
+// delivery due at a moment has arrived, every delivery that was due and
+// claimable at that moment has been claimed too. A check that nothing
+// arrived somewhere then cannot pass just because the worker had not come
+// round yet.
+type probe struct {
+	h  *harness
+	rc *receiver
+}
+
+func (h *harness) newProbe(t *testing.T) *probe {
+	t.Helper()
+	rc := newReceiver(t)
+	h.obj("POST", "/v1/webhook_endpoints", h.keyB, map[string]any{"url": rc.srv.URL, "enabled_events": []string{"payment.created"}}, 201)
+	return &probe{h: h, rc: rc}
+}
+
+// pass makes a delivery to the probe due now and waits until it arrived.
+func (p *probe) pass(t *testing.T) {
+	t.Helper()
+	before := len(p.rc.received())
+	p.h.paymentInB()
+	waitFor(t, "the probe's delivery", func() bool { return len(p.rc.received()) > before })
+}
+
+// bystander is merchant B's endpoint subscribed to every event type, with a
+// receiver of its own: a test that drives merchant A checks with
+// assertUntouched that none of A's events reached it.
+type bystander struct {
+	id string
+	rc *receiver
+}
+
+func (h *harness) newBystander(t *testing.T) *bystander {
+	t.Helper()
+	rc := newReceiver(t)
+	ep := h.obj("POST", "/v1/webhook_endpoints", h.keyB, map[string]any{"url": rc.srv.URL, "enabled_events": []string{"*"}}, 201)
+	return &bystander{id: ep["id"].(string), rc: rc}
+}
+
+// assertUntouched checks that merchant B's endpoint has no delivery (in the
+// database, or as B's key lists them) and no attempt, and that its receiver
+// got nothing. Call it once the worker has attempted every delivery of A's
+// events (and settled B's endpoint with waitSettled), so that the
+// receiver's silence means something.
+func (b *bystander) assertUntouched(t *testing.T, h *harness) {
+	t.Helper()
+	if n := h.count(`SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = $1`, b.id); n != 0 {
+		t.Errorf("%d deliveries for merchant B's endpoint, of merchant A's events", n)
+	}
+	for _, list := range []string{"deliveries", "attempts"} {
+		if l := h.obj("GET", "/v1/webhook_endpoints/"+b.id+"/"+list+"?limit=100", h.keyB, nil, 200)["data"].([]any); len(l) != 0 {
+			t.Errorf("merchant B's endpoint lists %s: %v", list, l)
+		}
+	}
+	if got := b.rc.eventIDs(); len(got) != 0 {
+		t.Errorf("merchant B's receiver got events %v", got)
+	}
+}
+
+// waitSettled waits until the endpoints have no delivery left pending and
+// no attempt in flight: whatever was to be sent to them has been sent and
+// answered.
+func (h *harness) waitSettled(t *testing.T, endpointIDs ...string) {
+	t.Helper()
+	for _, id := range endpointIDs {
+		waitFor(t, "the deliveries to "+id+" settled", func() bool {
+			return h.count(`SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = $1 AND status = 'pending'`, id) == 0
+		})
+		h.waitIdle(t, id)
+	}
+}
+
 // merchantEvents lists every event id of merchant A, oldest first.
 func (h *harness) merchantEvents() []string {
 	l := h.obj("GET", "/v1/events?limit=100", h.keyA, nil, 200)
@@ -118,6 +206,8 @@ func TestWebhookDelivery(t *testing.T) {
 		if !strings.HasPrefix(secret, "whsec_") || ep["status"] != "enabled" {
 			t.Fatalf("endpoint %v", ep)
 		}
+		// Merchant B subscribes to every type too: it must get none of A's.
+		b := h.newBystander(t)
 		h.runWorker(t)
 		h.lifecycle()
 		want := h.merchantEvents()
@@ -155,6 +245,8 @@ func TestWebhookDelivery(t *testing.T) {
 		if len(atts) != 5 || atts[0].(map[string]any)["status_code"] != 200.0 {
 			t.Errorf("attempts %v", atts)
 		}
+		h.waitSettled(t, epID, b.id)
+		b.assertUntouched(t, h)
 		// The secret is shown once; the endpoint keeps it sealed.
 		if g := h.obj("GET", "/v1/webhook_endpoints/"+epID, h.keyA, nil, 200); g["secret"] != nil {
 			t.Errorf("secret shown again: %v", g)
@@ -205,6 +297,7 @@ func TestWebhookDisabledEndpointHoldsItsDeliveries(t *testing.T) {
 		rc := newReceiver(t)
 		rc.failing.Store(true)
 		id := h.obj("POST", "/v1/webhook_endpoints", h.keyA, map[string]any{"url": rc.srv.URL, "enabled_events": []string{"*"}}, 201)["id"].(string)
+		pr := h.newProbe(t)
 		h.runWorker(t)
 		h.paymentIn("succeeded")
 		want := h.merchantEvents()
@@ -212,16 +305,45 @@ func TestWebhookDisabledEndpointHoldsItsDeliveries(t *testing.T) {
 		h.obj("PATCH", "/v1/webhook_endpoints/"+id, h.keyA, map[string]any{"disabled": true}, 200)
 		rc.failing.Store(false)
 		// An attempt that was in flight when the endpoint was disabled may
-		// still land; after that, nothing for well over the retry cap.
-		time.Sleep(time.Second)
+		// still land. A claim after the PATCH (the probe's) means that every
+		// claim made before it is committed; then wait for their attempts.
+		pr.pass(t)
+		h.waitIdle(t, id)
 		n := len(rc.received())
-		time.Sleep(600 * time.Millisecond)
+		attempts := h.count(`SELECT count(*) FROM webhook_attempts WHERE endpoint_id = $1`, id)
+		// After that, nothing: wait until every held delivery is due again
+		// (its retry time has passed), make the worker claim after that,
+		// and let any attempt it made finish. Had it taken a held delivery,
+		// the receiver (answering 2xx now) would have it.
+		pending := h.obj("GET", "/v1/webhook_endpoints/"+id+"/deliveries?status=pending&limit=100", h.keyA, nil, 200)["data"].([]any)
+		var due time.Time
+		for _, d := range pending {
+			next, err := time.Parse(time.RFC3339Nano, d.(map[string]any)["next_attempt_at"].(string))
+			if err != nil {
+				t.Fatalf("delivery %v: %v", d, err)
+			}
+			if next.After(due) {
+				due = next
+			}
+		}
+		if wait := time.Until(due); wait > 5*time.Second {
+			t.Fatalf("a held delivery is due in %v, beyond the retry cap of the test's worker", wait)
+		} else if wait > 0 {
+			time.Sleep(wait + 10*time.Millisecond)
+		}
+		pr.pass(t)
+		h.waitIdle(t, id)
 		if got := len(rc.received()); got != n || n >= len(want) {
 			t.Fatalf("a disabled endpoint received %d, then %d, of %d events", n, got, len(want))
 		}
-		pending := h.obj("GET", "/v1/webhook_endpoints/"+id+"/deliveries?status=pending&limit=100", h.keyA, nil, 200)["data"].([]any)
+		if got := h.count(`SELECT count(*) FROM webhook_attempts WHERE endpoint_id = $1`, id); got != attempts {
+			t.Fatalf("%d attempts to a disabled endpoint after its deliveries were due, before %d", got, attempts)
+		}
 		if len(pending) != len(want)-n {
 			t.Fatalf("%d deliveries pending while disabled, want %d", len(pending), len(want)-n)
+		}
+		if again := h.obj("GET", "/v1/webhook_endpoints/"+id+"/deliveries?status=pending&limit=100", h.keyA, nil, 200)["data"].([]any); len(again) != len(pending) {
+			t.Fatalf("%d deliveries pending while disabled, then %d", len(pending), len(again))
 		}
 		h.obj("PATCH", "/v1/webhook_endpoints/"+id, h.keyA, map[string]any{"disabled": false}, 200)
 		waitFor(t, "every event after the endpoint was enabled", func() bool { return len(rc.received()) >= len(want) })
@@ -247,6 +369,7 @@ func TestWebhookEndpoints(t *testing.T) {
 		// Only subscribed types are delivered.
 		ep := h.obj("POST", "/v1/webhook_endpoints", h.keyA, map[string]any{"url": rc.srv.URL, "enabled_events": []string{"payment.succeeded"}, "description": "orders"}, 201)
 		id := ep["id"].(string)
+		pr := h.newProbe(t)
 		h.runWorker(t)
 		h.paymentIn("succeeded")
 		waitFor(t, "payment.succeeded", func() bool { return len(rc.received()) == 1 })
@@ -261,9 +384,17 @@ func TestWebhookEndpoints(t *testing.T) {
 			t.Errorf("disable: %v", e)
 		}
 		h.paymentIn("succeeded")
-		time.Sleep(200 * time.Millisecond)
+		// A disabled endpoint is not subscribed: the new events make no
+		// delivery to it. The worker has claimed since they were made (the
+		// probe) and no attempt is in flight, so had they made one, it
+		// would have arrived.
+		pr.pass(t)
+		h.waitIdle(t, id)
 		if n := len(rc.received()); n != 1 {
 			t.Errorf("a disabled endpoint got %d events", n)
+		}
+		if l := h.obj("GET", "/v1/webhook_endpoints/"+id+"/deliveries", h.keyA, nil, 200)["data"].([]any); len(l) != 1 {
+			t.Errorf("deliveries of the endpoint: %v, want only the one made before it was disabled", l)
 		}
 		h.obj("PATCH", "/v1/webhook_endpoints/"+id, h.keyA, map[string]any{"disabled": false, "enabled_events": []string{"*"}}, 200)
 
@@ -323,10 +454,10 @@ func TestWebhookEndpoints(t *testing.T) {
 
 		// An idempotent create replays the secret, which is stored sealed.
 		body := map[string]any{"url": rc.srv.URL, "enabled_events": []string{"*"}}
-		_, b1 := h.request("POST", "/v1/webhook_endpoints", h.keyA, body, "Idempotency-Key", "ep-1")
+		r1, b1 := h.request("POST", "/v1/webhook_endpoints", h.keyA, body, "Idempotency-Key", "ep-1")
 		r2, b2 := h.request("POST", "/v1/webhook_endpoints", h.keyA, body, "Idempotency-Key", "ep-1")
-		if string(b1) != string(b2) || r2.Header.Get("Idempotent-Replayed") != "true" {
-			t.Errorf("replay: %s / %s", b1, b2)
+		if r1.StatusCode != 201 || r2.StatusCode != 201 || string(b1) != string(b2) || r2.Header.Get("Idempotent-Replayed") != "true" {
+			t.Errorf("replay: %d %s / %d %s", r1.StatusCode, b1, r2.StatusCode, b2)
 		}
 		var created map[string]any
 		_ = json.Unmarshal(b1, &created)

@@ -1,20 +1,23 @@
 // Package storetest gives tests a fresh, migrated database of each backend:
 // SQLite in a temporary directory, and PostgreSQL in a schema of its own on
 // the server named by PAYGATE_TEST_DATABASE_URL. When that variable is unset
-// PostgreSQL tests are skipped, except under CI, where they fail: CI must
-// never pass without having tested PostgreSQL.
+// PostgreSQL tests are skipped, visibly (see Backends), except under CI,
+// where they fail: CI must never pass without having tested PostgreSQL.
 package storetest
 
 import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"unicode/utf8"
 
@@ -27,22 +30,46 @@ import (
 // EnvURL names the PostgreSQL server for tests.
 const EnvURL = "PAYGATE_TEST_DATABASE_URL"
 
-// Backends lists the backends to run a test against.
+// SkipMessage says why the PostgreSQL variants of tests did not run.
+const SkipMessage = "storetest: " + EnvURL + " is not set: the PostgreSQL variants of these tests are skipped"
+
+var notice sync.Once
+
+// Backends lists the backends to run a test against: SQLite, and
+// PostgreSQL when EnvURL names a server. Without it, under CI (CI set) the
+// test fails; elsewhere the first call of each test binary says, once,
+// that PostgreSQL is not tested.
 func Backends(t testing.TB) []string {
 	t.Helper()
 	if os.Getenv(EnvURL) == "" {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("%s is not set, and CI is: PostgreSQL tests must not be skipped in CI", EnvURL)
 		}
+		notice.Do(announceSkip)
 		return []string{store.SQLite}
 	}
 	return []string{store.SQLite, store.Postgres}
 }
 
-// ForEach runs f as a subtest for every backend.
+// announceSkip prints SkipMessage on standard error, which `go test -v`
+// shows, and so does any failure's output; every PostgreSQL subtest is
+// also reported as skipped with it.
+func announceSkip() {
+	fmt.Fprintln(os.Stderr, SkipMessage)
+}
+
+// ForEach runs f as a subtest for every backend. The PostgreSQL subtest
+// runs even without a server, to be reported as skipped with SkipMessage.
 func ForEach(t *testing.T, f func(t *testing.T, backend string)) {
-	for _, b := range Backends(t) {
-		t.Run(b, func(t *testing.T) { f(t, b) })
+	t.Helper()
+	backends := Backends(t)
+	for _, b := range []string{store.SQLite, store.Postgres} {
+		t.Run(b, func(t *testing.T) {
+			if !slices.Contains(backends, b) {
+				t.Skip(SkipMessage)
+			}
+			f(t, b)
+		})
 	}
 }
 
@@ -121,32 +148,48 @@ func Dump(t testing.TB, db *store.DB) string {
 	}
 	var b strings.Builder
 	for _, table := range tables {
-		rows, err := raw.Query(`SELECT * FROM ` + table + ` ORDER BY 1`)
-		if err != nil {
+		if err := dumpTable(&b, raw, table); err != nil {
 			t.Fatalf("dump %s: %v", table, err)
 		}
-		cols, _ := rows.Columns()
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			fmt.Fprintf(&b, "%s:", table)
-			for i, v := range vals {
-				if bs, ok := v.([]byte); ok {
-					v = printable(bs)
-				}
-				fmt.Fprintf(&b, " %s=%v", cols[i], v)
-			}
-			b.WriteString("\n")
-		}
-		rows.Close()
 	}
 	return b.String()
+}
+
+// dumpTable writes every row of table to b, one line each. An error in
+// the middle of the rows (a lost connection, a row that does not scan) is
+// returned, never taken for the end of the table.
+func dumpTable(b *strings.Builder, raw *sql.DB, table string) error {
+	rows, err := raw.Query(`SELECT * FROM ` + table + ` ORDER BY 1`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		fmt.Fprintf(b, "%s:", table)
+		for i, v := range vals {
+			if bs, ok := v.([]byte); ok {
+				v = printable(bs)
+			}
+			fmt.Fprintf(b, " %s=%v", cols[i], v)
+		}
+		b.WriteString("\n")
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return rows.Close()
 }
 
 // printable renders text as is and binary (hashes, ciphertexts) in hex, so
