@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/paygate/paygate/internal/audit"
+	"github.com/paygate/paygate/internal/clock"
 	"github.com/paygate/paygate/internal/connectors/sandbox"
 	"github.com/paygate/paygate/internal/httpapi"
 	"github.com/paygate/paygate/internal/idempotency"
@@ -56,7 +57,7 @@ func startServer(t *testing.T, backend string) *server {
 	hooks := webhooks.NewService(db, keys, false)
 	handler = httpapi.NewServer(log, httpapi.Config{OpenAPI: doc, Sealer: keys, Hasher: idempotency.NewHasher(keys.DeriveKey(idempotency.HasherPurpose))}, pay, refs, hooks, db, db, db, db, db)
 
-	now := payments.Now()
+	now := clock.Now()
 	m := merchants.NewMerchant("Load test", false, now)
 	if err := db.CreateMerchant(context.Background(), m, audit.New(audit.ActorCLI, audit.MerchantCreated, m.ID, m.ID, now)); err != nil {
 		t.Fatal(err)

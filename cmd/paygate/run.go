@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/paygate/paygate/internal/audit"
+	"github.com/paygate/paygate/internal/clock"
 	"github.com/paygate/paygate/internal/config"
 	"github.com/paygate/paygate/internal/connectors"
 	"github.com/paygate/paygate/internal/connectors/sandbox"
@@ -147,7 +148,7 @@ func createMerchant(ctx context.Context, cfg config.Config, args []string, stdou
 		return err
 	}
 	defer db.Close()
-	now := payments.Now()
+	now := clock.Now()
 	m := merchants.NewMerchant(strings.TrimSpace(*name), *live, now)
 	ev := audit.New(audit.ActorCLI, audit.MerchantCreated, m.ID, m.ID, now)
 	ev.Details["api_key_id"], ev.Details["api_key_prefix"] = m.APIKey.ID, m.APIKey.Prefix
@@ -174,7 +175,7 @@ func rotateKeys(ctx context.Context, cfg config.Config, stdout io.Writer) error 
 	defer db.Close()
 	n, err := keyring.Rotate(ctx, db, func(done int) { fmt.Fprintf(stdout, "re-encrypted %d record(s)…\n", done) })
 	if n > 0 {
-		ev := audit.New(audit.ActorCLI, audit.KeysRotated, keyring.ActiveID(), "", payments.Now())
+		ev := audit.New(audit.ActorCLI, audit.KeysRotated, keyring.ActiveID(), "", clock.Now())
 		ev.Details["records"] = strconv.Itoa(n)
 		if aerr := db.AppendAudit(context.WithoutCancel(ctx), ev); aerr != nil {
 			err = errors.Join(err, aerr)
@@ -299,14 +300,14 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		worker.Every(jobs, log, "recovery", min(cfg.RecoveryAfter/4, 10*time.Second), func(ctx context.Context) error {
-			cutoff := payments.Now().Add(-cfg.RecoveryAfter)
+			cutoff := clock.Now().Add(-cfg.RecoveryAfter)
 			np, err := pay.RecoverStale(ctx, cutoff)
 			nr, rerr := refs.RecoverStale(ctx, cutoff)
 			if np+nr > 0 {
 				log.Info("recovered interrupted operations", "payments", np, "refunds", nr)
 			}
 			// Payments whose customer never came back are canceled.
-			ne, eerr := pay.ExpireActions(ctx, payments.Now())
+			ne, eerr := pay.ExpireActions(ctx, clock.Now())
 			if ne > 0 {
 				log.Info("canceled payments whose customer link expired", "payments", ne)
 			}
@@ -453,7 +454,7 @@ func createDemoMerchant(ctx context.Context, db *store.DB, stdout io.Writer) err
 	if err != nil || n > 0 {
 		return err
 	}
-	now := payments.Now()
+	now := clock.Now()
 	m := merchants.NewMerchant("Demo merchant", false, now)
 	ev := audit.New(audit.ActorCLI, audit.MerchantCreated, m.ID, m.ID, now)
 	ev.Details["api_key_id"], ev.Details["demo"] = m.APIKey.ID, "true"

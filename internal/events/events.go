@@ -23,8 +23,8 @@ const (
 	RefundFailed           = "refund.failed"
 )
 
-// ErrNotFound is returned by a store for a missing event, or another
-// merchant's; the API answers it for an event of the other mode too.
+// ErrNotFound is returned by a store for a missing event, or one of
+// another merchant or of the other mode.
 var ErrNotFound = errors.New("events: not found")
 
 // ListQuery selects a page of events, newest first.
@@ -34,9 +34,6 @@ type ListQuery struct {
 	EndingBefore  string
 	Type          string
 	ObjectID      string
-	// Livemode is the mode of the key that asks, never a parameter: a key
-	// sees only the events of its own mode.
-	Livemode bool
 }
 
 // Types lists every event type.

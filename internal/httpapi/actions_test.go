@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/paygate/paygate/internal/payments"
+	"github.com/paygate/paygate/internal/clock"
 	"github.com/paygate/paygate/internal/store/storetest"
 )
 
@@ -105,10 +105,10 @@ func TestCustomerActions(t *testing.T) {
 		}
 		// Abandoned: once the link expires, the payment is canceled with
 		// its event, and the link is dead.
-		if n, err := h.pay.ExpireActions(context.Background(), payments.Now()); err != nil || n != 0 {
+		if n, err := h.pay.ExpireActions(context.Background(), clock.Now()); err != nil || n != 0 {
 			t.Errorf("expired early: %d %v", n, err)
 		}
-		if n, err := h.pay.ExpireActions(context.Background(), payments.Now().Add(31*time.Minute)); err != nil || n != 1 {
+		if n, err := h.pay.ExpireActions(context.Background(), clock.Now().Add(31*time.Minute)); err != nil || n != 1 {
 			t.Errorf("expired %d (%v), want 1", n, err)
 		}
 		if p := h.obj("GET", "/v1/payments/"+id, h.keyA, nil, 200); p["status"] != "canceled" || p["cancellation_reason"] != "abandoned" {

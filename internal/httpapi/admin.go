@@ -9,9 +9,9 @@ import (
 
 	"github.com/paygate/paygate/internal/apierror"
 	"github.com/paygate/paygate/internal/audit"
+	"github.com/paygate/paygate/internal/clock"
 	"github.com/paygate/paygate/internal/ids"
 	"github.com/paygate/paygate/internal/merchants"
-	"github.com/paygate/paygate/internal/payments"
 )
 
 type merchantParams struct {
@@ -35,7 +35,7 @@ func handleMerchantCreate(log *slog.Logger, accounts Accounts) http.Handler {
 		if utf8.RuneCountInString(*in.Name) > 200 {
 			return apierror.Invalid("parameter_invalid", "name", "name must be at most 200 characters.")
 		}
-		now := payments.Now()
+		now := clock.Now()
 		m := merchants.NewMerchant(strings.TrimSpace(*in.Name), in.Livemode, now)
 		ev := audit.FromRequest(r, audit.MerchantCreated, m.ID, m.ID, now)
 		ev.Details["api_key_id"], ev.Details["api_key_prefix"] = m.APIKey.ID, m.APIKey.Prefix
@@ -54,7 +54,7 @@ func handleKeyCreate(log *slog.Logger, accounts Accounts) http.Handler {
 			return err
 		}
 		id := r.PathValue("id")
-		now := payments.Now()
+		now := clock.Now()
 		k := merchants.NewKey(id, in.Livemode, now)
 		ev := audit.FromRequest(r, audit.APIKeyCreated, k.ID, id, now)
 		ev.Details["api_key_prefix"] = k.Prefix
@@ -71,7 +71,7 @@ func handleKeyCreate(log *slog.Logger, accounts Accounts) http.Handler {
 func handleKeyRevoke(log *slog.Logger, accounts Accounts) http.Handler {
 	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		id := r.PathValue("id")
-		k, err := accounts.RevokeKey(r.Context(), id, audit.FromRequest(r, audit.APIKeyRevoked, id, "", payments.Now()))
+		k, err := accounts.RevokeKey(r.Context(), id, audit.FromRequest(r, audit.APIKeyRevoked, id, "", clock.Now()))
 		if errors.Is(err, merchants.ErrNotFound) {
 			return apierror.NotFound("api_key", id)
 		}

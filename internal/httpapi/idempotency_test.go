@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paygate/paygate/internal/clock"
 	"github.com/paygate/paygate/internal/connectors"
 	"github.com/paygate/paygate/internal/connectors/sandbox"
 	"github.com/paygate/paygate/internal/httpapi"
 	"github.com/paygate/paygate/internal/idempotency"
-	"github.com/paygate/paygate/internal/payments"
 	"github.com/paygate/paygate/internal/store/storetest"
 )
 
@@ -449,10 +449,10 @@ func TestRecoveryWorker(t *testing.T) {
 		}
 		ctx := context.Background()
 		// Not stale yet: nothing to do.
-		if n, err := h.pay.RecoverStale(ctx, payments.Now().Add(-time.Minute)); err != nil || n != 0 {
+		if n, err := h.pay.RecoverStale(ctx, clock.Now().Add(-time.Minute)); err != nil || n != 0 {
 			t.Errorf("recovered %d (%v) fresh payments", n, err)
 		}
-		cutoff := payments.Now().Add(time.Second)
+		cutoff := clock.Now().Add(time.Second)
 		if n, err := h.pay.RecoverStale(ctx, cutoff); err != nil || n != 3 {
 			t.Errorf("recovered %d payments (%v), want 3", n, err)
 		}

@@ -20,7 +20,7 @@ import (
 	"github.com/paygate/paygate/internal/ids"
 	"github.com/paygate/paygate/internal/logging"
 	"github.com/paygate/paygate/internal/merchants"
-	"github.com/paygate/paygate/internal/payments"
+	"github.com/paygate/paygate/internal/tenant"
 )
 
 // statusWriter remembers the status a handler wrote.
@@ -160,8 +160,8 @@ type accountKey struct{}
 
 // accountFrom is the merchant the request acts for; requireMerchant put
 // it there.
-func accountFrom(ctx context.Context) payments.Account {
-	a, _ := ctx.Value(accountKey{}).(payments.Account)
+func accountFrom(ctx context.Context) tenant.Account {
+	a, _ := ctx.Value(accountKey{}).(tenant.Account)
 	return a
 }
 
@@ -355,7 +355,7 @@ func requireMerchant(log *slog.Logger, keys keyFinder, limits Limiter, next http
 				log.WarnContext(r.Context(), "api key last use not recorded", "api_key_id", k.ID, "error", err.Error())
 			}
 		}
-		ctx := context.WithValue(r.Context(), accountKey{}, payments.Account{MerchantID: k.MerchantID, Livemode: k.Livemode, KeyID: k.ID})
+		ctx := context.WithValue(r.Context(), accountKey{}, tenant.Account{Scope: tenant.Of(k.MerchantID, k.Livemode), KeyID: k.ID})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/paygate/paygate/internal/apierror"
 	"github.com/paygate/paygate/internal/ids"
 	"github.com/paygate/paygate/internal/payments"
+	"github.com/paygate/paygate/internal/tenant"
 )
 
 // apiFunc is a handler that returns its error for respondErr to render.
@@ -26,7 +27,7 @@ func handle(log *slog.Logger, f apiFunc) http.Handler {
 
 // handleCreate decodes the body, calls create for the request's merchant,
 // and answers 201 with what it made.
-func handleCreate[In, Out any](log *slog.Logger, create func(context.Context, payments.Account, In) (Out, error)) http.Handler {
+func handleCreate[In, Out any](log *slog.Logger, create func(context.Context, tenant.Account, In) (Out, error)) http.Handler {
 	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		in, err := decode[In](w, r)
 		if err != nil {
@@ -43,7 +44,7 @@ func handleCreate[In, Out any](log *slog.Logger, create func(context.Context, pa
 
 // handleAction decodes the body and applies act to the object named by the
 // path's {id}, answering 200 with the object after the action.
-func handleAction[In, Out any](log *slog.Logger, act func(context.Context, payments.Account, string, In) (Out, error)) http.Handler {
+func handleAction[In, Out any](log *slog.Logger, act func(context.Context, tenant.Account, string, In) (Out, error)) http.Handler {
 	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		in, err := decode[In](w, r)
 		if err != nil {
@@ -59,7 +60,7 @@ func handleAction[In, Out any](log *slog.Logger, act func(context.Context, payme
 }
 
 // handleGet answers 200 with the object named by the path's {id}.
-func handleGet[Out any](log *slog.Logger, get func(context.Context, payments.Account, string) (Out, error)) http.Handler {
+func handleGet[Out any](log *slog.Logger, get func(context.Context, tenant.Account, string) (Out, error)) http.Handler {
 	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		out, err := get(r.Context(), accountFrom(r.Context()), r.PathValue("id"))
 		if err != nil {

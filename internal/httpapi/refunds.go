@@ -10,6 +10,7 @@ import (
 	"github.com/paygate/paygate/internal/ids"
 	"github.com/paygate/paygate/internal/ledger"
 	"github.com/paygate/paygate/internal/refunds"
+	"github.com/paygate/paygate/internal/tenant"
 )
 
 func handleRefundList(log *slog.Logger, refs *refunds.Service) http.Handler {
@@ -47,7 +48,7 @@ func parseRefundList(v url.Values) (refunds.ListQuery, error) {
 
 // LedgerReader totals a merchant's ledger.
 type LedgerReader interface {
-	LedgerSums(ctx context.Context, merchantID string, livemode bool) ([]ledger.Sum, error)
+	LedgerSums(ctx context.Context, scope tenant.Scope) ([]ledger.Sum, error)
 }
 
 type balance struct {
@@ -60,8 +61,7 @@ func handleBalance(log *slog.Logger, books LedgerReader) http.Handler {
 		for name := range r.URL.Query() {
 			return apierror.Invalid("parameter_unknown", name, "Received unknown parameter: %s.", truncate(name, 40))
 		}
-		acct := accountFrom(r.Context())
-		sums, err := books.LedgerSums(r.Context(), acct.MerchantID, acct.Livemode)
+		sums, err := books.LedgerSums(r.Context(), accountFrom(r.Context()).Scope)
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/paygate/paygate/internal/payments"
 	"github.com/paygate/paygate/internal/store/storetest"
+	"github.com/paygate/paygate/internal/tenant"
 )
 
 // paymentIn makes a payment of merchant A that is in status s.
@@ -37,7 +38,7 @@ func (h *harness) paymentIn(s string) string {
 		// Only an operation in flight at the connector holds this status;
 		// put the payment there directly, as a crash mid-call would leave it.
 		id := create(map[string]any{"amount": 1000, "currency": "usd", "payment_method": card("4242424242424242")})
-		_, err := h.db.UpdatePayment(context.Background(), h.merchant, id, func(p *payments.Payment) (payments.Change, error) {
+		_, err := h.db.UpdatePayment(context.Background(), tenant.Scope{MerchantID: h.merchant}, id, func(p *payments.Payment) (payments.Change, error) {
 			p.Status, p.PendingOperation, p.ConnectorReference = payments.Processing, payments.OpAuthorize, id+":authorize"
 			return payments.Change{}, nil
 		})

@@ -10,22 +10,19 @@ import (
 	"github.com/paygate/paygate/internal/apierror"
 	"github.com/paygate/paygate/internal/events"
 	"github.com/paygate/paygate/internal/ids"
-	"github.com/paygate/paygate/internal/payments"
+	"github.com/paygate/paygate/internal/tenant"
 	"github.com/paygate/paygate/internal/webhooks"
 )
 
 // EventStore reads the event log.
 type EventStore interface {
-	Event(ctx context.Context, merchantID, id string) (*events.Event, error)
-	Events(ctx context.Context, merchantID string, q events.ListQuery) ([]*events.Event, bool, error)
+	Event(ctx context.Context, scope tenant.Scope, id string) (*events.Event, error)
+	Events(ctx context.Context, scope tenant.Scope, q events.ListQuery) ([]*events.Event, bool, error)
 }
 
-func getEvent(st EventStore) func(ctx context.Context, acct payments.Account, id string) (*events.Event, error) {
-	return func(ctx context.Context, acct payments.Account, id string) (*events.Event, error) {
-		e, err := st.Event(ctx, acct.MerchantID, id)
-		if err == nil && e.Livemode != acct.Livemode {
-			err = events.ErrNotFound // the other mode's events are not this key's to see
-		}
+func getEvent(st EventStore) func(ctx context.Context, acct tenant.Account, id string) (*events.Event, error) {
+	return func(ctx context.Context, acct tenant.Account, id string) (*events.Event, error) {
+		e, err := st.Event(ctx, acct.Scope, id)
 		if errors.Is(err, events.ErrNotFound) {
 			return nil, apierror.NotFound("event", id)
 		}
@@ -44,9 +41,7 @@ func handleEventList(log *slog.Logger, st EventStore) http.Handler {
 			return apierror.Invalid("parameter_invalid", "type", "%q is not an event type.", truncate(q.Type, 60))
 		}
 		q.Limit, q.StartingAfter, q.EndingBefore = pg.Limit, pg.StartingAfter, pg.EndingBefore
-		acct := accountFrom(r.Context())
-		q.Livemode = acct.Livemode
-		evs, more, err := st.Events(r.Context(), acct.MerchantID, q)
+		evs, more, err := st.Events(r.Context(), accountFrom(r.Context()).Scope, q)
 		if err != nil {
 			return err
 		}

@@ -15,30 +15,33 @@ import (
 
 	"github.com/paygate/paygate/internal/apierror"
 	"github.com/paygate/paygate/internal/cards"
+	"github.com/paygate/paygate/internal/clock"
 	"github.com/paygate/paygate/internal/connectors"
 	"github.com/paygate/paygate/internal/events"
 	"github.com/paygate/paygate/internal/idempotency"
 	"github.com/paygate/paygate/internal/ids"
 	"github.com/paygate/paygate/internal/ledger"
+	"github.com/paygate/paygate/internal/tenant"
 	"github.com/paygate/paygate/internal/vault"
 )
 
-// ErrNotFound is returned by a Store for a missing object, or one that
-// belongs to another merchant.
+// ErrNotFound is returned by a Store for a missing object, or one of
+// another merchant or of the other mode: the store applies the scope it is
+// given to every query.
 var ErrNotFound = errors.New("payments: not found")
 
 // Store is the persistence the service needs. Every method that changes
 // state does so in one transaction, together with the events it is given.
 type Store interface {
 	CreatePayment(ctx context.Context, p *Payment, newMethod *Method, evs []events.Event) error
-	Payment(ctx context.Context, merchantID, id string) (*Payment, error)
-	Payments(ctx context.Context, merchantID string, q ListQuery) ([]*Payment, bool, error)
+	Payment(ctx context.Context, scope tenant.Scope, id string) (*Payment, error)
+	Payments(ctx context.Context, scope tenant.Scope, q ListQuery) ([]*Payment, bool, error)
 	// UpdatePayment locks the payment, lets fn change it, and writes the
 	// payment, fn's new method and events, all or nothing. An error from fn
 	// rolls back and is returned as is.
-	UpdatePayment(ctx context.Context, merchantID, id string, fn func(p *Payment) (Change, error)) (*Payment, error)
+	UpdatePayment(ctx context.Context, scope tenant.Scope, id string, fn func(p *Payment) (Change, error)) (*Payment, error)
 	CreateMethod(ctx context.Context, m *Method) error
-	Method(ctx context.Context, merchantID, id string) (*Method, error)
+	Method(ctx context.Context, scope tenant.Scope, id string) (*Method, error)
 	// StalePayments lists payments of every merchant processing since
 	// before cutoff, oldest first.
 	StalePayments(ctx context.Context, cutoff time.Time, limit int) ([]*Payment, error)
@@ -62,9 +65,6 @@ type Change struct {
 
 // ListQuery selects a page of payments, newest first.
 type ListQuery struct {
-	// Livemode is the mode of the key asking: a list holds only objects
-	// of that mode. The service sets it.
-	Livemode      bool
 	Limit         int
 	StartingAfter string
 	EndingBefore  string
@@ -125,7 +125,7 @@ func (s *Service) fault(point string) {
 
 // NewService wires a Service.
 func NewService(store Store, connector connectors.Connector, sealer Sealer, log *slog.Logger) *Service {
-	return &Service{store: store, connector: connector, sealer: sealer, log: log, now: Now, linkKey: sealer.DeriveKey(LinkKeyPurpose)}
+	return &Service{store: store, connector: connector, sealer: sealer, log: log, now: clock.Now, linkKey: sealer.DeriveKey(LinkKeyPurpose)}
 }
 
 // LinkKeyPurpose names the key customer links are derived with
@@ -137,19 +137,18 @@ const LinkKeyPurpose = "customer link v1"
 // database never holds (see customerLink).
 
 // Create makes a payment, and processes it at once with confirm.
-func (s *Service) Create(ctx context.Context, acct Account, in CreateParams) (*Payment, error) {
+func (s *Service) Create(ctx context.Context, acct tenant.Account, in CreateParams) (*Payment, error) {
 	return s.withLink(s.create(ctx, acct, in))
 }
 
 // Get retrieves a payment.
-func (s *Service) Get(ctx context.Context, acct Account, id string) (*Payment, error) {
+func (s *Service) Get(ctx context.Context, acct tenant.Account, id string) (*Payment, error) {
 	return s.withLink(s.get(ctx, acct, id))
 }
 
 // List returns a page of payments, newest first.
-func (s *Service) List(ctx context.Context, acct Account, q ListQuery) ([]*Payment, bool, error) {
-	q.Livemode = acct.Livemode
-	ps, more, err := s.store.Payments(ctx, acct.MerchantID, q)
+func (s *Service) List(ctx context.Context, acct tenant.Account, q ListQuery) ([]*Payment, bool, error) {
+	ps, more, err := s.store.Payments(ctx, acct.Scope, q)
 	for _, p := range ps {
 		_, _ = s.withLink(p, nil)
 	}
@@ -158,23 +157,23 @@ func (s *Service) List(ctx context.Context, acct Account, q ListQuery) ([]*Payme
 
 // Update changes a payment's details; the amount, currency, method and
 // capture method only before confirmation.
-func (s *Service) Update(ctx context.Context, acct Account, id string, in UpdateParams) (*Payment, error) {
+func (s *Service) Update(ctx context.Context, acct tenant.Account, id string, in UpdateParams) (*Payment, error) {
 	return s.withLink(s.updateDetails(ctx, acct, id, in))
 }
 
 // Confirm processes a payment: authorize, and capture at once for
 // automatic capture.
-func (s *Service) Confirm(ctx context.Context, acct Account, id string, in ConfirmParams) (*Payment, error) {
+func (s *Service) Confirm(ctx context.Context, acct tenant.Account, id string, in ConfirmParams) (*Payment, error) {
 	return s.withLink(s.confirmRequest(ctx, acct, id, in))
 }
 
 // Capture settles an authorized payment, fully or partly.
-func (s *Service) Capture(ctx context.Context, acct Account, id string, in CaptureParams) (*Payment, error) {
+func (s *Service) Capture(ctx context.Context, acct tenant.Account, id string, in CaptureParams) (*Payment, error) {
 	return s.withLink(s.capture(ctx, acct, id, in))
 }
 
 // Cancel cancels a payment before capture (voiding an authorization).
-func (s *Service) Cancel(ctx context.Context, acct Account, id string, in CancelParams) (*Payment, error) {
+func (s *Service) Cancel(ctx context.Context, acct tenant.Account, id string, in CancelParams) (*Payment, error) {
 	return s.withLink(s.cancel(ctx, acct, id, in))
 }
 
@@ -229,17 +228,6 @@ func eventView(p *Payment) *Payment {
 	return &v
 }
 
-// Now is the service clock: UTC, at the microsecond precision the
-// databases keep.
-func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
-
-// Account is the merchant a call acts for.
-type Account struct {
-	MerchantID string
-	Livemode   bool
-	KeyID      string // the API key of the request; empty for background work
-}
-
 // DeclineRecorder is told of every declined payment attempt, to slow down
 // card testing.
 type DeclineRecorder interface {
@@ -252,7 +240,7 @@ type secrets struct {
 }
 
 // create creates a payment and, when asked, confirms it at once.
-func (s *Service) create(ctx context.Context, acct Account, in CreateParams) (*Payment, error) {
+func (s *Service) create(ctx context.Context, acct tenant.Account, in CreateParams) (*Payment, error) {
 	now := s.now()
 	if err := ValidateAmount(in.Amount, "amount"); err != nil {
 		return nil, err
@@ -356,7 +344,7 @@ func firstError(errs ...error) error {
 }
 
 // CreateMethod tokenizes a card or wallet for later use.
-func (s *Service) CreateMethod(ctx context.Context, acct Account, d *MethodData) (*Method, error) {
+func (s *Service) CreateMethod(ctx context.Context, acct tenant.Account, d *MethodData) (*Method, error) {
 	now := s.now()
 	digits, err := ValidateMethod(d, false, "", now)
 	if err != nil {
@@ -373,9 +361,9 @@ func (s *Service) CreateMethod(ctx context.Context, acct Account, d *MethodData)
 }
 
 // Method retrieves a payment method.
-func (s *Service) Method(ctx context.Context, acct Account, id string) (*Method, error) {
-	m, err := s.store.Method(ctx, acct.MerchantID, id)
-	if errors.Is(err, ErrNotFound) || err == nil && m.Livemode != acct.Livemode {
+func (s *Service) Method(ctx context.Context, acct tenant.Account, id string) (*Method, error) {
+	m, err := s.store.Method(ctx, acct.Scope, id)
+	if errors.Is(err, ErrNotFound) {
 		return nil, apierror.NotFound("payment_method", id)
 	}
 	return m, err
@@ -383,7 +371,7 @@ func (s *Service) Method(ctx context.Context, acct Account, id string) (*Method,
 
 // resolveMethod returns the method a parameter names: an existing one of the
 // merchant's, or a new one built (not yet stored) from inline data.
-func (s *Service) resolveMethod(ctx context.Context, acct Account, mp *MethodParam, digits string, now time.Time) (m *Method, isNew bool, err error) {
+func (s *Service) resolveMethod(ctx context.Context, acct tenant.Account, mp *MethodParam, digits string, now time.Time) (m *Method, isNew bool, err error) {
 	if mp.Inline == nil {
 		m, err := s.Method(ctx, acct, mp.ID)
 		if e, ok := errors.AsType[*apierror.Error](err); ok && e.Kind == apierror.KindNotFound {
@@ -395,7 +383,7 @@ func (s *Service) resolveMethod(ctx context.Context, acct Account, mp *MethodPar
 	return m, true, err
 }
 
-func (s *Service) newMethod(acct Account, d *MethodData, digits string, now time.Time) (*Method, error) {
+func (s *Service) newMethod(acct tenant.Account, d *MethodData, digits string, now time.Time) (*Method, error) {
 	m := &Method{ID: ids.New(ids.PaymentMethod), Object: "payment_method", Type: d.Type, Livemode: acct.Livemode, CreatedAt: now, MerchantID: acct.MerchantID}
 	var secret []byte
 	switch {
@@ -425,22 +413,17 @@ func (s *Service) newMethod(acct Account, d *MethodData, digits string, now time
 }
 
 // get retrieves a payment as stored.
-func (s *Service) get(ctx context.Context, acct Account, id string) (*Payment, error) {
-	p, err := s.store.Payment(ctx, acct.MerchantID, id)
-	if errors.Is(err, ErrNotFound) || err == nil && p.Livemode != acct.Livemode {
+func (s *Service) get(ctx context.Context, acct tenant.Account, id string) (*Payment, error) {
+	p, err := s.store.Payment(ctx, acct.Scope, id)
+	if errors.Is(err, ErrNotFound) {
 		return nil, apierror.NotFound("payment", id)
 	}
 	return p, err
 }
 
 // update runs fn on the locked payment and maps a missing payment to a 404.
-func (s *Service) update(ctx context.Context, acct Account, id string, fn func(p *Payment) (Change, error)) (*Payment, error) {
-	p, err := s.store.UpdatePayment(ctx, acct.MerchantID, id, func(p *Payment) (Change, error) {
-		if p.Livemode != acct.Livemode {
-			return Change{}, ErrNotFound // the other mode's: as if it did not exist
-		}
-		return fn(p)
-	})
+func (s *Service) update(ctx context.Context, acct tenant.Account, id string, fn func(p *Payment) (Change, error)) (*Payment, error) {
+	p, err := s.store.UpdatePayment(ctx, acct.Scope, id, fn)
 	if errors.Is(err, ErrNotFound) {
 		return nil, apierror.NotFound("payment", id)
 	}
@@ -449,7 +432,7 @@ func (s *Service) update(ctx context.Context, acct Account, id string, fn func(p
 
 // updateDetails changes a payment's details; the amount, currency, method
 // and capture method only before confirmation.
-func (s *Service) updateDetails(ctx context.Context, acct Account, id string, in UpdateParams) (*Payment, error) {
+func (s *Service) updateDetails(ctx context.Context, acct tenant.Account, id string, in UpdateParams) (*Payment, error) {
 	now := s.now()
 	var cur string
 	var err error
@@ -524,7 +507,7 @@ func (s *Service) updateDetails(ctx context.Context, acct Account, id string, in
 
 // confirmRequest authorizes the payment at the connector, and captures it at once
 // when its capture method is automatic.
-func (s *Service) confirmRequest(ctx context.Context, acct Account, id string, in ConfirmParams) (*Payment, error) {
+func (s *Service) confirmRequest(ctx context.Context, acct tenant.Account, id string, in ConfirmParams) (*Payment, error) {
 	if err := validateReturnURL(in.ReturnURL); err != nil {
 		return nil, err
 	}
@@ -535,7 +518,7 @@ func (s *Service) confirmRequest(ctx context.Context, acct Account, id string, i
 	return s.confirm(ctx, acct, id, in, sec)
 }
 
-func (s *Service) confirm(ctx context.Context, acct Account, id string, in ConfirmParams, sec secrets) (*Payment, error) {
+func (s *Service) confirm(ctx context.Context, acct tenant.Account, id string, in ConfirmParams, sec secrets) (*Payment, error) {
 	now := s.now()
 	digits, err := validateMethodRef(in.PaymentMethod, true, now)
 	if err != nil {
@@ -613,7 +596,7 @@ func (s *Service) authorize(ctx context.Context, p *Payment, sec secrets) (conne
 // operation is finished from the processor's record; when op already
 // happened, the payment is the answer. done is false when the request
 // should run as a new one.
-func (s *Service) resume(ctx context.Context, acct Account, id, op string, sec secrets) (p *Payment, done bool, err error) {
+func (s *Service) resume(ctx context.Context, acct tenant.Account, id, op string, sec secrets) (p *Payment, done bool, err error) {
 	if !idempotency.From(ctx).Resumed {
 		return nil, false, nil
 	}
@@ -644,7 +627,7 @@ func (s *Service) resume(ctx context.Context, acct Account, id, op string, sec s
 // as one operation however often it arrives. A re-sent authorization
 // carries the CVC only when the retried request brought one: paygate never
 // stores it.
-func (s *Service) recoverPayment(ctx context.Context, acct Account, p *Payment, sec secrets) (*Payment, error) {
+func (s *Service) recoverPayment(ctx context.Context, acct tenant.Account, p *Payment, sec secrets) (*Payment, error) {
 	op := p.PendingOperation
 	res, err := s.connector.Lookup(ctx, p.ConnectorReference)
 	if err == nil {
@@ -684,7 +667,7 @@ func (s *Service) RecoverStale(ctx context.Context, cutoff time.Time) (int, erro
 	}
 	n := 0
 	for _, p := range ps {
-		q, err := s.recoverPayment(ctx, Account{MerchantID: p.MerchantID, Livemode: p.Livemode}, p, secrets{})
+		q, err := s.recoverPayment(ctx, tenant.Of(p.MerchantID, p.Livemode).Acting(), p, secrets{})
 		if err != nil {
 			s.log.WarnContext(ctx, "payment recovery failed", "payment_id", p.ID, "error", err.Error())
 			continue
@@ -721,7 +704,7 @@ func (s *Service) openMethod(m *Method, sec secrets) (connectors.Method, error) 
 // settle records the connector's answer to op. When the call failed the
 // outcome is unknown: the payment stays processing, with its reference,
 // until the connector is asked again; it is never marked failed on a guess.
-func (s *Service) settle(ctx context.Context, acct Account, p *Payment, op string, res connectors.Result, err error) (*Payment, error) {
+func (s *Service) settle(ctx context.Context, acct tenant.Account, p *Payment, op string, res connectors.Result, err error) (*Payment, error) {
 	if err != nil {
 		s.log.WarnContext(ctx, "connector outcome unknown", "payment_id", p.ID, "operation", op, "error", err.Error())
 		return p, nil
@@ -731,7 +714,7 @@ func (s *Service) settle(ctx context.Context, acct Account, p *Payment, op strin
 
 // finish records a connector's answer to the operation in flight. It is
 // idempotent: when the payment no longer waits for op, nothing changes.
-func (s *Service) finish(ctx context.Context, acct Account, id, op string, res connectors.Result) (*Payment, error) {
+func (s *Service) finish(ctx context.Context, acct tenant.Account, id, op string, res connectors.Result) (*Payment, error) {
 	// The processor has acted: record it even if the client has gone.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
@@ -892,7 +875,7 @@ func (s *Service) completeCustomerAction(ctx context.Context, token string, appr
 	if err != nil {
 		return nil, err
 	}
-	acct := Account{MerchantID: p0.MerchantID, Livemode: p0.Livemode}
+	acct := tenant.Of(p0.MerchantID, p0.Livemode).Acting()
 	h := sha256.Sum256([]byte(token))
 	choice := "decline"
 	if approved {
@@ -939,7 +922,7 @@ func (s *Service) ExpireActions(ctx context.Context, now time.Time) (int, error)
 	}
 	n := 0
 	for _, p0 := range ps {
-		p, err := s.update(ctx, Account{MerchantID: p0.MerchantID, Livemode: p0.Livemode}, p0.ID, func(p *Payment) (Change, error) {
+		p, err := s.update(ctx, tenant.Of(p0.MerchantID, p0.Livemode).Acting(), p0.ID, func(p *Payment) (Change, error) {
 			if p.Status != RequiresAction || p.ActionExpiresAt == nil || !p.ActionExpiresAt.Before(now) {
 				return Change{}, nil
 			}
@@ -962,7 +945,7 @@ func (s *Service) ExpireActions(ctx context.Context, now time.Time) (int, error)
 }
 
 // capture settles an authorized payment, fully or partly.
-func (s *Service) capture(ctx context.Context, acct Account, id string, in CaptureParams) (*Payment, error) {
+func (s *Service) capture(ctx context.Context, acct tenant.Account, id string, in CaptureParams) (*Payment, error) {
 	if in.Amount != nil {
 		if err := ValidateAmount(in.Amount, "amount"); err != nil {
 			return nil, err
@@ -1000,7 +983,7 @@ func (s *Service) capture(ctx context.Context, acct Account, id string, in Captu
 }
 
 // cancel cancels a payment before capture, voiding its authorization.
-func (s *Service) cancel(ctx context.Context, acct Account, id string, in CancelParams) (*Payment, error) {
+func (s *Service) cancel(ctx context.Context, acct tenant.Account, id string, in CancelParams) (*Payment, error) {
 	if err := validateCancellationReason(in.CancellationReason); err != nil {
 		return nil, err
 	}

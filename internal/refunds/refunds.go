@@ -11,12 +11,14 @@ import (
 	"time"
 
 	"github.com/paygate/paygate/internal/apierror"
+	"github.com/paygate/paygate/internal/clock"
 	"github.com/paygate/paygate/internal/connectors"
 	"github.com/paygate/paygate/internal/events"
 	"github.com/paygate/paygate/internal/idempotency"
 	"github.com/paygate/paygate/internal/ids"
 	"github.com/paygate/paygate/internal/ledger"
 	"github.com/paygate/paygate/internal/payments"
+	"github.com/paygate/paygate/internal/tenant"
 )
 
 // Status of a refund.
@@ -61,7 +63,6 @@ type CreateParams struct {
 
 // ListQuery selects a page of refunds, newest first.
 type ListQuery struct {
-	Livemode      bool // the mode of the key asking; the service sets it
 	Limit         int
 	StartingAfter string
 	EndingBefore  string
@@ -82,16 +83,16 @@ var ErrNotFound = errors.New("refunds: not found")
 type Store interface {
 	// BeginRefund locks the payment, lets fn build the refund and change
 	// the payment's amounts, and writes it all in one transaction.
-	BeginRefund(ctx context.Context, merchantID, paymentID string, fn func(p *payments.Payment) (*Refund, Writes, error)) (*Refund, error)
+	BeginRefund(ctx context.Context, scope tenant.Scope, paymentID string, fn func(p *payments.Payment) (*Refund, Writes, error)) (*Refund, error)
 	// FinishRefund locks the refund's payment, lets fn settle the refund,
 	// and writes both with fn's writes.
-	FinishRefund(ctx context.Context, merchantID, refundID string, fn func(r *Refund, p *payments.Payment) (Writes, error)) (*Refund, error)
-	Refund(ctx context.Context, merchantID, id string) (*Refund, error)
-	Refunds(ctx context.Context, merchantID string, q ListQuery) ([]*Refund, bool, error)
+	FinishRefund(ctx context.Context, scope tenant.Scope, refundID string, fn func(r *Refund, p *payments.Payment) (Writes, error)) (*Refund, error)
+	Refund(ctx context.Context, scope tenant.Scope, id string) (*Refund, error)
+	Refunds(ctx context.Context, scope tenant.Scope, q ListQuery) ([]*Refund, bool, error)
 	// StaleRefunds lists refunds of every merchant pending since before
 	// cutoff, oldest first.
 	StaleRefunds(ctx context.Context, cutoff time.Time, limit int) ([]*Refund, error)
-	Payment(ctx context.Context, merchantID, id string) (*payments.Payment, error)
+	Payment(ctx context.Context, scope tenant.Scope, id string) (*payments.Payment, error)
 }
 
 // Service creates and reads refunds.
@@ -115,7 +116,7 @@ func NewService(store Store, connector connectors.Connector, log *slog.Logger) *
 var validReasons = map[string]bool{"duplicate": true, "fraudulent": true, "requested_by_customer": true}
 
 // Create refunds all that remains of a payment, or amount of it.
-func (s *Service) Create(ctx context.Context, acct payments.Account, in CreateParams) (*Refund, error) {
+func (s *Service) Create(ctx context.Context, acct tenant.Account, in CreateParams) (*Refund, error) {
 	if in.PaymentID == nil || *in.PaymentID == "" {
 		return nil, apierror.Missing("payment_id")
 	}
@@ -139,12 +140,9 @@ func (s *Service) Create(ctx context.Context, acct payments.Account, in CreatePa
 		}
 		return s.recoverRefund(ctx, acct, r)
 	}
-	now := payments.Now()
+	now := clock.Now()
 	var authorization string // the payment's id at the processor
-	r, err := s.store.BeginRefund(ctx, acct.MerchantID, *in.PaymentID, func(p *payments.Payment) (*Refund, Writes, error) {
-		if p.Livemode != acct.Livemode {
-			return nil, Writes{}, ErrNotFound // the other mode's: as if it did not exist
-		}
+	r, err := s.store.BeginRefund(ctx, acct.Scope, *in.PaymentID, func(p *payments.Payment) (*Refund, Writes, error) {
 		if p.Status != payments.Succeeded {
 			return nil, Writes{}, apierror.UnexpectedState("You cannot refund a payment with status %s; only a succeeded (captured) one.", p.Status)
 		}
@@ -204,13 +202,13 @@ func (s *Service) Create(ctx context.Context, acct payments.Account, in CreatePa
 
 // finish settles a pending refund with the processor's answer; a refund
 // already settled is left as it is.
-func (s *Service) finish(ctx context.Context, acct payments.Account, id string, res connectors.Result) (*Refund, error) {
+func (s *Service) finish(ctx context.Context, acct tenant.Account, id string, res connectors.Result) (*Refund, error) {
 	// The processor has acted: record it even if the client has gone.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	now := payments.Now()
+	now := clock.Now()
 	changed := false
-	r, err := s.store.FinishRefund(ctx, acct.MerchantID, id, func(r *Refund, p *payments.Payment) (Writes, error) {
+	r, err := s.store.FinishRefund(ctx, acct.Scope, id, func(r *Refund, p *payments.Payment) (Writes, error) {
 		if r.Status != Pending {
 			return Writes{}, nil
 		}
@@ -246,11 +244,11 @@ func (s *Service) finish(ctx context.Context, acct payments.Account, id string, 
 // processor's answer: from the processor's record of the refund's reference
 // (its id), or, when the processor never saw it, by sending it again under
 // the same reference.
-func (s *Service) recoverRefund(ctx context.Context, acct payments.Account, r *Refund) (*Refund, error) {
+func (s *Service) recoverRefund(ctx context.Context, acct tenant.Account, r *Refund) (*Refund, error) {
 	res, err := s.connector.Lookup(ctx, r.ID)
 	if errors.Is(err, connectors.ErrNotFound) {
 		s.log.InfoContext(ctx, "refund recovery: the processor never saw the refund; sending it again", "refund_id", r.ID)
-		p, perr := s.store.Payment(ctx, r.MerchantID, r.PaymentID)
+		p, perr := s.store.Payment(ctx, tenant.Of(r.MerchantID, r.Livemode), r.PaymentID)
 		if perr != nil {
 			return nil, perr
 		}
@@ -272,7 +270,7 @@ func (s *Service) RecoverStale(ctx context.Context, cutoff time.Time) (int, erro
 	}
 	n := 0
 	for _, r := range rs {
-		q, err := s.recoverRefund(ctx, payments.Account{MerchantID: r.MerchantID, Livemode: r.Livemode}, r)
+		q, err := s.recoverRefund(ctx, tenant.Of(r.MerchantID, r.Livemode).Acting(), r)
 		if err != nil {
 			s.log.WarnContext(ctx, "refund recovery failed", "refund_id", r.ID, "error", err.Error())
 			continue
@@ -285,18 +283,17 @@ func (s *Service) RecoverStale(ctx context.Context, cutoff time.Time) (int, erro
 }
 
 // Get retrieves a refund.
-func (s *Service) Get(ctx context.Context, acct payments.Account, id string) (*Refund, error) {
-	r, err := s.store.Refund(ctx, acct.MerchantID, id)
-	if errors.Is(err, ErrNotFound) || err == nil && r.Livemode != acct.Livemode {
+func (s *Service) Get(ctx context.Context, acct tenant.Account, id string) (*Refund, error) {
+	r, err := s.store.Refund(ctx, acct.Scope, id)
+	if errors.Is(err, ErrNotFound) {
 		return nil, apierror.NotFound("refund", id)
 	}
 	return r, err
 }
 
 // List returns a page of refunds, newest first.
-func (s *Service) List(ctx context.Context, acct payments.Account, q ListQuery) ([]*Refund, bool, error) {
-	q.Livemode = acct.Livemode
-	return s.store.Refunds(ctx, acct.MerchantID, q)
+func (s *Service) List(ctx context.Context, acct tenant.Account, q ListQuery) ([]*Refund, bool, error) {
+	return s.store.Refunds(ctx, acct.Scope, q)
 }
 
 func (s *Service) logChange(ctx context.Context, r *Refund) {

@@ -5,14 +5,15 @@ import (
 	"fmt"
 
 	"github.com/paygate/paygate/internal/ledger"
+	"github.com/paygate/paygate/internal/tenant"
 )
 
 // LedgerSums totals a merchant's ledger of one mode (test or live) by currency, account and kind of
 // transaction, for GET /v1/balance.
-func (db *DB) LedgerSums(ctx context.Context, merchantID string, livemode bool) ([]ledger.Sum, error) {
+func (db *DB) LedgerSums(ctx context.Context, scope tenant.Scope) ([]ledger.Sum, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT e.currency, e.account, t.kind, SUM(e.amount)
 		FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id
-		WHERE e.merchant_id = $1 AND t.livemode = $2 GROUP BY e.currency, e.account, t.kind`, merchantID, livemode)
+		WHERE e.merchant_id = $1 AND t.livemode = $2 GROUP BY e.currency, e.account, t.kind`, scope.MerchantID, scope.Livemode)
 	if err != nil {
 		return nil, err
 	}

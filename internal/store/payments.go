@@ -13,6 +13,7 @@ import (
 	"github.com/paygate/paygate/internal/idempotency"
 	"github.com/paygate/paygate/internal/payments"
 	"github.com/paygate/paygate/internal/store/sqldb"
+	"github.com/paygate/paygate/internal/tenant"
 	"github.com/paygate/paygate/internal/vault"
 )
 
@@ -156,16 +157,15 @@ func (db *DB) CreatePayment(ctx context.Context, p *payments.Payment, newMethod 
 }
 
 // Payment implements payments.Store.
-func (db *DB) Payment(ctx context.Context, merchantID, id string) (*payments.Payment, error) {
-	return sqldb.QueryOne(ctx, db.r, scanPayment, payments.ErrNotFound, `SELECT `+paymentColumns+paymentFrom+` WHERE p.merchant_id = $1 AND p.id = $2`, merchantID, id)
+func (db *DB) Payment(ctx context.Context, scope tenant.Scope, id string) (*payments.Payment, error) {
+	return sqldb.QueryOne(ctx, db.r, scanPayment, payments.ErrNotFound, `SELECT `+paymentColumns+paymentFrom+
+		` WHERE p.merchant_id = $1 AND p.livemode = $2 AND p.id = $3`, scope.MerchantID, scope.Livemode, id)
 }
 
 // Payments implements payments.Store: a page of payments, newest first, and
 // whether more lie beyond it in the direction of travel.
-func (db *DB) Payments(ctx context.Context, merchantID string, q payments.ListQuery) ([]*payments.Payment, bool, error) {
-	var f sqldb.Filter
-	f.Add("p.merchant_id = $%d", merchantID) // always: the tenant
-	f.Add("p.livemode = $%d", q.Livemode)
+func (db *DB) Payments(ctx context.Context, scope tenant.Scope, q payments.ListQuery) ([]*payments.Payment, bool, error) {
+	f := scopeFilter("p", scope)
 	f.Eq("p.status", string(q.Status))
 	if waiting[q.Status] {
 		// Restated as a constant, so that the planner can prove the partial
@@ -198,6 +198,15 @@ func nullBytes(b []byte) any {
 	return b
 }
 
+// scopeFilter starts the WHERE clause of a list of one tenant's objects:
+// the table (by its alias) has merchant_id and livemode columns.
+func scopeFilter(alias string, scope tenant.Scope) sqldb.Filter {
+	var f sqldb.Filter
+	f.Add(alias+".merchant_id = $%d", scope.MerchantID)
+	f.Add(alias+".livemode = $%d", scope.Livemode)
+	return f
+}
+
 // PaymentByActionToken implements payments.Store: the payment whose
 // customer link holds the token with this hash, of any merchant (the token
 // is the credential).
@@ -217,14 +226,14 @@ func (db *DB) ExpiredActions(ctx context.Context, cutoff time.Time, limit int) (
 // many concurrent actions on one payment each sees the previous one's result.
 // On PostgreSQL it is two round trips: BEGIN and the row lock; then the
 // writes and COMMIT.
-func (db *DB) UpdatePayment(ctx context.Context, merchantID, id string, fn func(p *payments.Payment) (payments.Change, error)) (*payments.Payment, error) {
+func (db *DB) UpdatePayment(ctx context.Context, scope tenant.Scope, id string, fn func(p *payments.Payment) (payments.Change, error)) (*payments.Payment, error) {
 	var p *payments.Payment
-	err := db.writer.Write(ctx, []sqldb.Read{db.lockPayment(merchantID, id, &p, payments.ErrNotFound)}, func(q sqldb.Execer) error {
+	err := db.writer.Write(ctx, []sqldb.Read{db.lockPayment(scope, id, &p, payments.ErrNotFound)}, func(q sqldb.Execer) error {
 		ch, err := fn(p)
 		if err != nil {
 			return err
 		}
-		return db.writePaymentChange(ctx, q, merchantID, id, p, ch)
+		return db.writePaymentChange(ctx, q, p, ch)
 	})
 	if err != nil {
 		return nil, err
@@ -237,10 +246,10 @@ func (db *DB) UpdatePayment(ctx context.Context, merchantID, id string, fn func(
 // payment or of its refunds takes this lock first, so they are serialized
 // per payment. Only the payment row is locked: the method row never changes
 // with a payment.
-func (db *DB) lockPayment(merchantID, id string, p **payments.Payment, notFound error) sqldb.Read {
+func (db *DB) lockPayment(scope tenant.Scope, id string, p **payments.Payment, notFound error) sqldb.Read {
 	return sqldb.Read{
-		Query: `SELECT ` + paymentColumns + paymentFrom + ` WHERE p.merchant_id = $1 AND p.id = $2` + db.lockOf("p"),
-		Args:  []any{merchantID, id},
+		Query: `SELECT ` + paymentColumns + paymentFrom + ` WHERE p.merchant_id = $1 AND p.livemode = $2 AND p.id = $3` + db.lockOf("p"),
+		Args:  []any{scope.MerchantID, scope.Livemode, id},
 		Scan:  scanInto(p, scanPayment, notFound),
 	}
 }
@@ -260,7 +269,7 @@ func scanInto[T any](dst *T, scan func(sqldb.Scanner) (T, error), notFound error
 
 // writePaymentChange stores a locked payment as fn left it, with the
 // change's new method, events and ledger transactions.
-func (db *DB) writePaymentChange(ctx context.Context, tx sqldb.Execer, merchantID, id string, p *payments.Payment, ch payments.Change) error {
+func (db *DB) writePaymentChange(ctx context.Context, tx sqldb.Execer, p *payments.Payment, ch payments.Change) error {
 	if ch.NewMethod != nil {
 		if err := insertMethod(ctx, tx, ch.NewMethod); err != nil {
 			return err
@@ -277,7 +286,7 @@ func (db *DB) writePaymentChange(ctx context.Context, tx sqldb.Execer, merchantI
 		pending_operation = $21, pending_amount = $22, resume_status = $23, updated_at = $24, canceled_at = $25,
 		action_token_hash = $26, action_expires_at = $27
 		WHERE merchant_id = $1 AND id = $2`,
-		merchantID, id, p.Amount, p.Currency, p.Status, p.CaptureMethod,
+		p.MerchantID, p.ID, p.Amount, p.Currency, p.Status, p.CaptureMethod,
 		p.AmountCapturable, p.AmountReceived, p.AmountRefunded, p.Description, md,
 		nullString(p.PaymentMethodID), p.ReturnURL, nextActionURL(p), p.FailureCode, p.DeclineCode,
 		p.FailureMessage, p.CancellationReason, p.ConnectorReference, p.ProcessorID,
@@ -338,10 +347,10 @@ func (db *DB) CreateMethod(ctx context.Context, m *payments.Method) error {
 }
 
 // Method implements payments.Store.
-func (db *DB) Method(ctx context.Context, merchantID, id string) (*payments.Method, error) {
+func (db *DB) Method(ctx context.Context, scope tenant.Scope, id string) (*payments.Method, error) {
 	var n nullMethod
-	err := db.r.QueryRowContext(ctx, `SELECT `+methodColumns+` FROM payment_methods m WHERE m.merchant_id = $1 AND m.id = $2`,
-		merchantID, id).Scan(n.dest()...)
+	err := db.r.QueryRowContext(ctx, `SELECT `+methodColumns+` FROM payment_methods m WHERE m.merchant_id = $1 AND m.livemode = $2 AND m.id = $3`,
+		scope.MerchantID, scope.Livemode, id).Scan(n.dest()...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, payments.ErrNotFound
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/paygate/paygate/internal/payments"
 	"github.com/paygate/paygate/internal/refunds"
 	"github.com/paygate/paygate/internal/store/sqldb"
+	"github.com/paygate/paygate/internal/tenant"
 )
 
 const refundColumns = `r.id, r.merchant_id, r.payment_id, r.amount, r.currency, r.status, r.reason, r.metadata,
@@ -48,11 +49,11 @@ func writeRefundAmounts(ctx context.Context, q sqldb.Execer, p *payments.Payment
 
 // BeginRefund implements refunds.Store. Like a payment's change, it is two
 // round trips on PostgreSQL: the payment's lock, then the writes.
-func (db *DB) BeginRefund(ctx context.Context, merchantID, paymentID string, fn func(p *payments.Payment) (*refunds.Refund, refunds.Writes, error)) (*refunds.Refund, error) {
+func (db *DB) BeginRefund(ctx context.Context, scope tenant.Scope, paymentID string, fn func(p *payments.Payment) (*refunds.Refund, refunds.Writes, error)) (*refunds.Refund, error) {
 	var p *payments.Payment
 	var out *refunds.Refund
 	var rec *idempotency.Record
-	err := db.writer.Write(ctx, []sqldb.Read{db.lockPayment(merchantID, paymentID, &p, refunds.ErrNotFound)}, func(q sqldb.Execer) error {
+	err := db.writer.Write(ctx, []sqldb.Read{db.lockPayment(scope, paymentID, &p, refunds.ErrNotFound)}, func(q sqldb.Execer) error {
 		r, w, err := fn(p)
 		if err != nil {
 			return err
@@ -88,22 +89,22 @@ func (db *DB) BeginRefund(ctx context.Context, merchantID, paymentID string, fn 
 // first, as in BeginRefund (lock order: payment, then its refund), then the
 // refund read; on PostgreSQL both reads go in one round trip, the writes
 // in a second.
-func (db *DB) FinishRefund(ctx context.Context, merchantID, refundID string, fn func(r *refunds.Refund, p *payments.Payment) (refunds.Writes, error)) (*refunds.Refund, error) {
+func (db *DB) FinishRefund(ctx context.Context, scope tenant.Scope, refundID string, fn func(r *refunds.Refund, p *payments.Payment) (refunds.Writes, error)) (*refunds.Refund, error) {
 	var p *payments.Payment
 	var r *refunds.Refund
-	lock := db.lockPayment(merchantID, "", &p, refunds.ErrNotFound)
-	lock.Query = `SELECT ` + paymentColumns + paymentFrom + ` WHERE p.merchant_id = $1
-		AND p.id = (SELECT payment_id FROM refunds WHERE merchant_id = $1 AND id = $2)` + db.lockOf("p")
-	lock.Args = []any{merchantID, refundID}
-	read := sqldb.Read{Query: `SELECT ` + refundColumns + ` FROM refunds r WHERE r.merchant_id = $1 AND r.id = $2`,
-		Args: []any{merchantID, refundID}, Scan: scanInto(&r, scanRefund, refunds.ErrNotFound)}
+	lock := db.lockPayment(scope, "", &p, refunds.ErrNotFound)
+	lock.Query = `SELECT ` + paymentColumns + paymentFrom + ` WHERE p.merchant_id = $1 AND p.livemode = $2
+		AND p.id = (SELECT payment_id FROM refunds WHERE merchant_id = $1 AND livemode = $2 AND id = $3)` + db.lockOf("p")
+	lock.Args = []any{scope.MerchantID, scope.Livemode, refundID}
+	read := sqldb.Read{Query: `SELECT ` + refundColumns + ` FROM refunds r WHERE r.merchant_id = $1 AND r.livemode = $2 AND r.id = $3`,
+		Args: []any{scope.MerchantID, scope.Livemode, refundID}, Scan: scanInto(&r, scanRefund, refunds.ErrNotFound)}
 	err := db.writer.Write(ctx, []sqldb.Read{lock, read}, func(q sqldb.Execer) error {
 		w, err := fn(r, p)
 		if err != nil {
 			return err
 		}
 		if _, err := q.ExecContext(ctx, `UPDATE refunds SET status = $3, failure_reason = $4, processor_id = $5, updated_at = $6
-			WHERE merchant_id = $1 AND id = $2`, merchantID, refundID, r.Status, r.FailureReason, r.ProcessorID, r.UpdatedAt); err != nil {
+			WHERE merchant_id = $1 AND id = $2`, r.MerchantID, r.ID, r.Status, r.FailureReason, r.ProcessorID, r.UpdatedAt); err != nil {
 			return fmt.Errorf("update refund: %w", err)
 		}
 		if err := writeRefundAmounts(ctx, q, p); err != nil {
@@ -118,15 +119,14 @@ func (db *DB) FinishRefund(ctx context.Context, merchantID, refundID string, fn 
 }
 
 // Refund implements refunds.Store.
-func (db *DB) Refund(ctx context.Context, merchantID, id string) (*refunds.Refund, error) {
-	return sqldb.QueryOne(ctx, db.r, scanRefund, refunds.ErrNotFound, `SELECT `+refundColumns+` FROM refunds r WHERE r.merchant_id = $1 AND r.id = $2`, merchantID, id)
+func (db *DB) Refund(ctx context.Context, scope tenant.Scope, id string) (*refunds.Refund, error) {
+	return sqldb.QueryOne(ctx, db.r, scanRefund, refunds.ErrNotFound, `SELECT `+refundColumns+` FROM refunds r
+		WHERE r.merchant_id = $1 AND r.livemode = $2 AND r.id = $3`, scope.MerchantID, scope.Livemode, id)
 }
 
 // Refunds implements refunds.Store.
-func (db *DB) Refunds(ctx context.Context, merchantID string, q refunds.ListQuery) ([]*refunds.Refund, bool, error) {
-	var f sqldb.Filter
-	f.Add("r.merchant_id = $%d", merchantID) // always: the tenant
-	f.Add("r.livemode = $%d", q.Livemode)
+func (db *DB) Refunds(ctx context.Context, scope tenant.Scope, q refunds.ListQuery) ([]*refunds.Refund, bool, error) {
+	f := scopeFilter("r", scope)
 	f.Eq("r.payment_id", q.PaymentID)
 	return sqldb.List(ctx, db.r, `SELECT `+refundColumns+` FROM refunds r`, "r.id", f,
 		sqldb.Page{Limit: q.Limit, After: q.StartingAfter, Before: q.EndingBefore}, scanRefund)

@@ -5,9 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/paygate/paygate/internal/payments"
 	"github.com/paygate/paygate/internal/store"
 	"github.com/paygate/paygate/internal/store/storetest"
+	"github.com/paygate/paygate/internal/tenant"
 	"github.com/paygate/paygate/internal/vault"
 	"github.com/paygate/paygate/internal/webhooks"
 )
@@ -47,7 +47,7 @@ func TestRotationKeepsAConcurrentSecretRotation(t *testing.T) {
 			t.Fatal(err)
 		}
 		m := newMerchant(t, db)
-		acct := payments.Account{MerchantID: m.ID}
+		acct := tenant.Account{Scope: tenant.Scope{MerchantID: m.ID}}
 		hooks := webhooks.NewService(db, server, false)
 		url := "https://example.com/hooks"
 		ep, err := hooks.Create(ctx, acct, webhooks.CreateParams{URL: &url, EnabledEvents: []string{"*"}})
@@ -69,7 +69,7 @@ func TestRotationKeepsAConcurrentSecretRotation(t *testing.T) {
 		if rotated == "" || rotated == ep.Secret {
 			t.Fatalf("the concurrent rotation did not happen (%q)", rotated)
 		}
-		got, err := db.Endpoint(ctx, m.ID, ep.ID)
+		got, err := db.Endpoint(ctx, tenant.Scope{MerchantID: m.ID}, ep.ID)
 		if err != nil {
 			t.Fatal(err)
 		}

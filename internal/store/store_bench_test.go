@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/paygate/paygate/internal/audit"
+	"github.com/paygate/paygate/internal/clock"
 	"github.com/paygate/paygate/internal/merchants"
-	"github.com/paygate/paygate/internal/payments"
 	"github.com/paygate/paygate/internal/store"
 	"github.com/paygate/paygate/internal/store/storetest"
 )
@@ -22,7 +22,7 @@ func BenchmarkKeyBySecretHash(b *testing.B) {
 			db := storetest.Open(b, backend)
 			secret := ""
 			for i := range 100 { // a table with some keys in it, not one
-				now := payments.Now()
+				now := clock.Now()
 				m := merchants.NewMerchant("bench", i%2 == 0, now)
 				if err := db.CreateMerchant(ctx, m, audit.New(audit.ActorCLI, audit.MerchantCreated, m.ID, m.ID, now)); err != nil {
 					b.Fatal(err)

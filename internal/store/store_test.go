@@ -9,18 +9,20 @@ import (
 	"time"
 
 	"github.com/paygate/paygate/internal/audit"
+	"github.com/paygate/paygate/internal/clock"
 	"github.com/paygate/paygate/internal/events"
 	"github.com/paygate/paygate/internal/ids"
 	"github.com/paygate/paygate/internal/merchants"
 	"github.com/paygate/paygate/internal/payments"
 	"github.com/paygate/paygate/internal/store"
 	"github.com/paygate/paygate/internal/store/storetest"
+	"github.com/paygate/paygate/internal/tenant"
 	"github.com/paygate/paygate/internal/vault"
 )
 
 func newMerchant(t *testing.T, db *store.DB) *merchants.Merchant {
 	t.Helper()
-	m := merchants.NewMerchant("m", false, payments.Now())
+	m := merchants.NewMerchant("m", false, clock.Now())
 	if err := db.CreateMerchant(context.Background(), m, audit.New(audit.ActorCLI, audit.MerchantCreated, m.ID, m.ID, m.CreatedAt)); err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +30,7 @@ func newMerchant(t *testing.T, db *store.DB) *merchants.Merchant {
 }
 
 func newPayment(merchantID string) *payments.Payment {
-	now := payments.Now()
+	now := clock.Now()
 	return &payments.Payment{ID: ids.New(ids.Payment), Object: "payment", Amount: 500, Currency: "EUR",
 		Status: payments.RequiresPaymentMethod, CaptureMethod: payments.CaptureManual, Metadata: map[string]string{"a": "b"},
 		Connector: "sandbox", CreatedAt: now, UpdatedAt: now, MerchantID: merchantID}
@@ -41,7 +43,7 @@ func TestPaymentRoundTrip(t *testing.T) {
 		m := newMerchant(t, db)
 		keys, _ := vault.ParseKeyring("v1:"+vault.NewKey(), "")
 		sealed, _ := keys.Seal([]byte("4242424242424242"), "pm_x")
-		pm := &payments.Method{ID: ids.New(ids.PaymentMethod), Object: "payment_method", Type: "card", CreatedAt: payments.Now(), MerchantID: m.ID,
+		pm := &payments.Method{ID: ids.New(ids.PaymentMethod), Object: "payment_method", Type: "card", CreatedAt: clock.Now(), MerchantID: m.ID,
 			First6: "424242", Secret: sealed,
 			Card: &payments.CardDetails{Brand: "visa", Last4: "4242", ExpMonth: 12, ExpYear: 2040, Funding: "credit", Fingerprint: "f", HolderName: "A B"}}
 		p := newPayment(m.ID)
@@ -50,7 +52,7 @@ func TestPaymentRoundTrip(t *testing.T) {
 		if err := db.CreatePayment(ctx, p, pm, []events.Event{ev}); err != nil {
 			t.Fatal(err)
 		}
-		got, err := db.Payment(ctx, m.ID, p.ID)
+		got, err := db.Payment(ctx, tenant.Scope{MerchantID: m.ID}, p.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,24 +60,24 @@ func TestPaymentRoundTrip(t *testing.T) {
 			got.PaymentMethod == nil || *got.PaymentMethod.Card != *pm.Card || !got.PaymentMethod.Secret.Equal(sealed) {
 			t.Fatalf("round trip: %+v / %+v", got, got.PaymentMethod)
 		}
-		if _, err := db.Payment(ctx, "mer_other", p.ID); !errors.Is(err, payments.ErrNotFound) {
+		if _, err := db.Payment(ctx, tenant.Scope{MerchantID: "mer_other"}, p.ID); !errors.Is(err, payments.ErrNotFound) {
 			t.Fatalf("other merchant: %v", err)
 		}
 		// An error from the change function rolls everything back.
 		boom := errors.New("boom")
-		_, err = db.UpdatePayment(ctx, m.ID, p.ID, func(p *payments.Payment) (payments.Change, error) {
+		_, err = db.UpdatePayment(ctx, tenant.Scope{MerchantID: m.ID}, p.ID, func(p *payments.Payment) (payments.Change, error) {
 			p.Amount = 1
 			return payments.Change{}, boom
 		})
 		if !errors.Is(err, boom) {
 			t.Fatalf("update error: %v", err)
 		}
-		if got, _ := db.Payment(ctx, m.ID, p.ID); got.Amount != 500 {
+		if got, _ := db.Payment(ctx, tenant.Scope{MerchantID: m.ID}, p.ID); got.Amount != 500 {
 			t.Fatal("failed update was written")
 		}
 		// A change writes the payment and its events together.
-		now := payments.Now().Add(time.Second)
-		_, err = db.UpdatePayment(ctx, m.ID, p.ID, func(p *payments.Payment) (payments.Change, error) {
+		now := clock.Now().Add(time.Second)
+		_, err = db.UpdatePayment(ctx, tenant.Scope{MerchantID: m.ID}, p.ID, func(p *payments.Payment) (payments.Change, error) {
 			p.Status, p.CanceledAt, p.UpdatedAt, p.CancellationReason = payments.Canceled, &now, now, "duplicate"
 			ev, err := events.New(m.ID, events.PaymentCanceled, p.ID, false, p, now)
 			return payments.Change{Events: []events.Event{ev}}, err
@@ -83,7 +85,7 @@ func TestPaymentRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, _ = db.Payment(ctx, m.ID, p.ID)
+		got, _ = db.Payment(ctx, tenant.Scope{MerchantID: m.ID}, p.ID)
 		if got.Status != payments.Canceled || got.CanceledAt == nil || !got.CanceledAt.Equal(now) || got.CancellationReason != "duplicate" {
 			t.Fatalf("after cancel: %+v", got)
 		}
@@ -91,7 +93,7 @@ func TestPaymentRoundTrip(t *testing.T) {
 		if err := db.SQL().QueryRow(`SELECT count(*) FROM events WHERE object_id = $1`, p.ID).Scan(&n); err != nil || n != 2 {
 			t.Fatalf("events: %d %v", n, err)
 		}
-		if _, err := db.UpdatePayment(ctx, m.ID, "pay_missing", func(*payments.Payment) (payments.Change, error) { return payments.Change{}, nil }); !errors.Is(err, payments.ErrNotFound) {
+		if _, err := db.UpdatePayment(ctx, tenant.Scope{MerchantID: m.ID}, "pay_missing", func(*payments.Payment) (payments.Change, error) { return payments.Change{}, nil }); !errors.Is(err, payments.ErrNotFound) {
 			t.Fatalf("update missing: %v", err)
 		}
 	})
@@ -117,7 +119,7 @@ func TestNoLostUpdates(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for i := 0; i < each; i++ {
-					_, err := db.UpdatePayment(ctx, m.ID, p.ID, func(p *payments.Payment) (payments.Change, error) {
+					_, err := db.UpdatePayment(ctx, tenant.Scope{MerchantID: m.ID}, p.ID, func(p *payments.Payment) (payments.Change, error) {
 						p.AmountCapturable++
 						return payments.Change{}, nil
 					})
@@ -132,7 +134,7 @@ func TestNoLostUpdates(t *testing.T) {
 		for err := range errs {
 			t.Fatalf("update: %v", err)
 		}
-		got, _ := db.Payment(ctx, m.ID, p.ID)
+		got, _ := db.Payment(ctx, tenant.Scope{MerchantID: m.ID}, p.ID)
 		if got.AmountCapturable != workers*each {
 			t.Fatalf("amount_capturable %d, want %d: updates were lost", got.AmountCapturable, workers*each)
 		}
@@ -148,22 +150,22 @@ func TestKeys(t *testing.T) {
 		if err != nil || k.MerchantID != m.ID || k.Prefix != m.APIKey.Prefix {
 			t.Fatalf("lookup: %+v %v", k, err)
 		}
-		k2 := merchants.NewKey(m.ID, true, payments.Now())
+		k2 := merchants.NewKey(m.ID, true, clock.Now())
 		ev := func(action, id string, at time.Time) audit.Event {
 			return audit.New(audit.ActorAdmin, action, id, m.ID, at)
 		}
-		if err := db.CreateKey(ctx, k2, ev(audit.APIKeyCreated, k2.ID, payments.Now())); err != nil {
+		if err := db.CreateKey(ctx, k2, ev(audit.APIKeyCreated, k2.ID, clock.Now())); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.CreateKey(ctx, merchants.NewKey("mer_missing", false, payments.Now()), ev(audit.APIKeyCreated, "key_x", payments.Now())); !errors.Is(err, merchants.ErrNotFound) {
+		if err := db.CreateKey(ctx, merchants.NewKey("mer_missing", false, clock.Now()), ev(audit.APIKeyCreated, "key_x", clock.Now())); !errors.Is(err, merchants.ErrNotFound) {
 			t.Fatalf("key for a missing merchant: %v", err)
 		}
-		r, err := db.RevokeKey(ctx, m.APIKey.ID, ev(audit.APIKeyRevoked, m.APIKey.ID, payments.Now()))
+		r, err := db.RevokeKey(ctx, m.APIKey.ID, ev(audit.APIKeyRevoked, m.APIKey.ID, clock.Now()))
 		if err != nil || r.RevokedAt == nil {
 			t.Fatalf("revoke: %+v %v", r, err)
 		}
 		first := *r.RevokedAt
-		r, _ = db.RevokeKey(ctx, m.APIKey.ID, ev(audit.APIKeyRevoked, m.APIKey.ID, payments.Now().Add(time.Hour)))
+		r, _ = db.RevokeKey(ctx, m.APIKey.ID, ev(audit.APIKeyRevoked, m.APIKey.ID, clock.Now().Add(time.Hour)))
 		if !r.RevokedAt.Equal(first) {
 			t.Fatal("second revocation moved revoked_at")
 		}
@@ -173,7 +175,7 @@ func TestKeys(t *testing.T) {
 		if k, err := db.KeyBySecretHash(ctx, merchants.HashSecret(k2.Secret)); err != nil || !k.Livemode {
 			t.Fatalf("second key: %+v %v", k, err)
 		}
-		if _, err := db.RevokeKey(ctx, "key_missing", ev(audit.APIKeyRevoked, "key_missing", payments.Now())); !errors.Is(err, merchants.ErrNotFound) {
+		if _, err := db.RevokeKey(ctx, "key_missing", ev(audit.APIKeyRevoked, "key_missing", clock.Now())); !errors.Is(err, merchants.ErrNotFound) {
 			t.Fatalf("revoke missing: %v", err)
 		}
 		if n, err := db.CountMerchants(ctx); err != nil || n != 1 {
@@ -200,7 +202,7 @@ func TestKeys(t *testing.T) {
 				t.Errorf("%s: %v", q, err)
 			}
 		}
-		if err := db.TouchKey(ctx, k2.ID, payments.Now()); err != nil {
+		if err := db.TouchKey(ctx, k2.ID, clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		if k, _ := db.KeyBySecretHash(ctx, merchants.HashSecret(k2.Secret)); k.LastUsedAt == nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/paygate/paygate/internal/events"
 	"github.com/paygate/paygate/internal/store/sqldb"
+	"github.com/paygate/paygate/internal/tenant"
 	"github.com/paygate/paygate/internal/webhooks"
 )
 
@@ -66,15 +67,14 @@ func scanEventAfter(row sqldb.Scanner, before ...any) (*events.Event, error) {
 }
 
 // Event returns one of a merchant's events.
-func (db *DB) Event(ctx context.Context, merchantID, id string) (*events.Event, error) {
-	return sqldb.QueryOne(ctx, db.r, scanEvent, events.ErrNotFound, `SELECT `+eventColumns+` FROM events e WHERE e.merchant_id = $1 AND e.id = $2`, merchantID, id)
+func (db *DB) Event(ctx context.Context, scope tenant.Scope, id string) (*events.Event, error) {
+	return sqldb.QueryOne(ctx, db.r, scanEvent, events.ErrNotFound, `SELECT `+eventColumns+` FROM events e
+		WHERE e.merchant_id = $1 AND e.livemode = $2 AND e.id = $3`, scope.MerchantID, scope.Livemode, id)
 }
 
 // Events returns a page of a merchant's events, newest first.
-func (db *DB) Events(ctx context.Context, merchantID string, q events.ListQuery) ([]*events.Event, bool, error) {
-	var f sqldb.Filter
-	f.Add("e.merchant_id = $%d", merchantID) // always: the tenant
-	f.Add("e.livemode = $%d", q.Livemode)    // always: test and live never mix
+func (db *DB) Events(ctx context.Context, scope tenant.Scope, q events.ListQuery) ([]*events.Event, bool, error) {
+	f := scopeFilter("e", scope)
 	f.Eq("e.type", q.Type)
 	f.Eq("e.object_id", q.ObjectID)
 	return sqldb.List(ctx, db.r, `SELECT `+eventColumns+` FROM events e`, "e.id", f, sqldb.Page{Limit: q.Limit, After: q.StartingAfter, Before: q.EndingBefore}, scanEvent)
@@ -127,24 +127,26 @@ func (db *DB) CreateEndpoint(ctx context.Context, e *webhooks.Endpoint) error {
 }
 
 // Endpoint implements webhooks.Store.
-func (db *DB) Endpoint(ctx context.Context, merchantID, id string) (*webhooks.Endpoint, error) {
-	return scanEndpoint(db.r.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints w WHERE w.merchant_id = $1 AND w.id = $2`, merchantID, id))
+func (db *DB) Endpoint(ctx context.Context, scope tenant.Scope, id string) (*webhooks.Endpoint, error) {
+	return scanEndpoint(db.r.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints w`+endpointOf, scope.MerchantID, scope.Livemode, id))
 }
 
+// endpointOf selects one endpoint ($3) of a scope ($1, $2).
+const endpointOf = ` WHERE w.merchant_id = $1 AND w.livemode = $2 AND w.id = $3`
+
 // Endpoints implements webhooks.Store: the endpoints of q.Livemode only.
-func (db *DB) Endpoints(ctx context.Context, merchantID string, q webhooks.ListQuery) ([]*webhooks.Endpoint, bool, error) {
-	var f sqldb.Filter
-	f.Add("w.merchant_id = $%d", merchantID) // always: the tenant
-	f.Add("w.livemode = $%d", q.Livemode)    // always: test and live never mix
+func (db *DB) Endpoints(ctx context.Context, scope tenant.Scope, q webhooks.ListQuery) ([]*webhooks.Endpoint, bool, error) {
+	f := scopeFilter("w", scope)
 	return sqldb.List(ctx, db.r, `SELECT `+endpointColumns+` FROM webhook_endpoints w`, "w.id", f,
 		sqldb.Page{Limit: q.Limit, After: q.StartingAfter, Before: q.EndingBefore}, scanEndpoint)
 }
 
 // UpdateEndpoint implements webhooks.Store.
-func (db *DB) UpdateEndpoint(ctx context.Context, merchantID, id string, fn func(e *webhooks.Endpoint) error) (*webhooks.Endpoint, error) {
+func (db *DB) UpdateEndpoint(ctx context.Context, scope tenant.Scope, id string, fn func(e *webhooks.Endpoint) error) (*webhooks.Endpoint, error) {
 	var out *webhooks.Endpoint
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		e, err := scanEndpoint(tx.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints w WHERE w.merchant_id = $1 AND w.id = $2`+db.lockOf("w"), merchantID, id))
+		e, err := scanEndpoint(tx.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints w`+endpointOf+db.lockOf("w"),
+			scope.MerchantID, scope.Livemode, id))
 		if err != nil {
 			return err
 		}
@@ -158,7 +160,7 @@ func (db *DB) UpdateEndpoint(ctx context.Context, merchantID, id string, fn func
 		if _, err := tx.ExecContext(ctx, `UPDATE webhook_endpoints SET url = $3, description = $4, enabled_events = $5, status = $6,
 			secret_key_id = $7, secret_dek = $8, secret_data = $9, previous_key_id = $10, previous_dek = $11, previous_data = $12,
 			previous_expires_at = $13, updated_at = $14 WHERE merchant_id = $1 AND id = $2`,
-			merchantID, id, e.URL, e.Description, encodeTypes(e.EnabledEvents), e.Status,
+			e.MerchantID, e.ID, e.URL, e.Description, encodeTypes(e.EnabledEvents), e.Status,
 			e.Sealed.KeyID, e.Sealed.DEK, e.Sealed.Data, prevKey, e.Previous.DEK, e.Previous.Data, nullTime(e.PreviousExpiresAt), e.UpdatedAt); err != nil {
 			return fmt.Errorf("update webhook endpoint: %w", err)
 		}
@@ -170,17 +172,18 @@ func (db *DB) UpdateEndpoint(ctx context.Context, merchantID, id string, fn func
 
 // DeleteEndpoint implements webhooks.Store; its deliveries and attempts go
 // with it.
-func (db *DB) DeleteEndpoint(ctx context.Context, merchantID, id string) error {
+func (db *DB) DeleteEndpoint(ctx context.Context, scope tenant.Scope, id string) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		// SQLite enforces ON DELETE CASCADE only per connection setting;
 		// deleting children first works the same on both.
-		for _, q := range []string{`DELETE FROM webhook_attempts WHERE endpoint_id = $1 AND EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = $1 AND merchant_id = $2)`,
-			`DELETE FROM webhook_deliveries WHERE endpoint_id = $1 AND merchant_id = $2`} {
-			if _, err := tx.ExecContext(ctx, q, id, merchantID); err != nil {
+		const ofScope = `EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = $3 AND merchant_id = $1 AND livemode = $2)`
+		for _, q := range []string{`DELETE FROM webhook_attempts WHERE endpoint_id = $3 AND ` + ofScope,
+			`DELETE FROM webhook_deliveries WHERE endpoint_id = $3 AND ` + ofScope} {
+			if _, err := tx.ExecContext(ctx, q, scope.MerchantID, scope.Livemode, id); err != nil {
 				return err
 			}
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM webhook_endpoints WHERE id = $1 AND merchant_id = $2`, id, merchantID)
+		res, err := tx.ExecContext(ctx, `DELETE FROM webhook_endpoints WHERE merchant_id = $1 AND livemode = $2 AND id = $3`, scope.MerchantID, scope.Livemode, id)
 		if err != nil {
 			return err
 		}
@@ -210,10 +213,8 @@ func scanDelivery(row sqldb.Scanner) (*webhooks.Delivery, error) {
 }
 
 // Deliveries implements webhooks.Store: newest event first.
-func (db *DB) Deliveries(ctx context.Context, merchantID, endpointID string, q webhooks.ListQuery) ([]*webhooks.Delivery, bool, error) {
-	var f sqldb.Filter
-	f.Add("d.merchant_id = $%d", merchantID) // always: the tenant
-	f.Add("d.endpoint_id = $%d", endpointID)
+func (db *DB) Deliveries(ctx context.Context, scope tenant.Scope, endpointID string, q webhooks.ListQuery) ([]*webhooks.Delivery, bool, error) {
+	f := endpointFilter("d", scope, endpointID)
 	f.Eq("d.event_id", q.EventID)
 	f.Eq("d.status", q.Status)
 	return sqldb.List(ctx, db.r, `SELECT `+deliveryColumns+` FROM webhook_deliveries d JOIN events e ON e.id = d.event_id`, "d.event_id", f,
@@ -221,10 +222,8 @@ func (db *DB) Deliveries(ctx context.Context, merchantID, endpointID string, q w
 }
 
 // Attempts implements webhooks.Store: newest first.
-func (db *DB) Attempts(ctx context.Context, merchantID, endpointID string, q webhooks.ListQuery) ([]*webhooks.Attempt, bool, error) {
-	var f sqldb.Filter
-	f.Add("a.endpoint_id = $%d", endpointID)
-	f.Add("EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.id = a.endpoint_id AND w.merchant_id = $%d)", merchantID)
+func (db *DB) Attempts(ctx context.Context, scope tenant.Scope, endpointID string, q webhooks.ListQuery) ([]*webhooks.Attempt, bool, error) {
+	f := endpointFilter("a", scope, endpointID)
 	f.Eq("a.event_id", q.EventID)
 	return sqldb.List(ctx, db.r, `SELECT a.id, a.endpoint_id, a.event_id, a.attempted_at, a.status_code, a.duration_ms, a.error FROM webhook_attempts a`,
 		"a.id", f, sqldb.Page{Limit: q.Limit, After: q.StartingAfter, Before: q.EndingBefore}, func(row sqldb.Scanner) (*webhooks.Attempt, error) {
@@ -237,14 +236,26 @@ func (db *DB) Attempts(ctx context.Context, merchantID, endpointID string, q web
 		})
 }
 
+// endpointFilter starts the WHERE clause of a list of rows (deliveries,
+// attempts) of one endpoint, by the table's alias, that belongs to scope.
+func endpointFilter(alias string, scope tenant.Scope, endpointID string) sqldb.Filter {
+	var f sqldb.Filter
+	f.Add(alias+".endpoint_id = $%d", endpointID)
+	f.Args = append(f.Args, scope.MerchantID, scope.Livemode)
+	f.Const(fmt.Sprintf("EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.id = %s.endpoint_id AND w.merchant_id = $%d AND w.livemode = $%d)",
+		alias, len(f.Args)-1, len(f.Args)))
+	return f
+}
+
 // Redeliver implements webhooks.Store.
-func (db *DB) Redeliver(ctx context.Context, merchantID, endpointID, eventID string, now time.Time) (*webhooks.Delivery, error) {
+func (db *DB) Redeliver(ctx context.Context, scope tenant.Scope, endpointID, eventID string, now time.Time) (*webhooks.Delivery, error) {
 	var out *webhooks.Delivery
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		var one int
-		// The event must be of the endpoint's mode: test events go to test endpoints.
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM events e JOIN webhook_endpoints w ON w.id = $3 AND w.livemode = e.livemode
-			WHERE e.merchant_id = $1 AND e.id = $2`, merchantID, eventID, endpointID).Scan(&one)
+		// The endpoint and the event both of the scope: test events go to
+		// test endpoints, a merchant's events to its own.
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM events e JOIN webhook_endpoints w ON w.id = $4 AND w.merchant_id = e.merchant_id AND w.livemode = e.livemode
+			WHERE e.merchant_id = $1 AND e.livemode = $2 AND e.id = $3`, scope.MerchantID, scope.Livemode, eventID, endpointID).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			return webhooks.ErrNotFound
 		}
@@ -256,7 +267,7 @@ func (db *DB) Redeliver(ctx context.Context, merchantID, endpointID, eventID str
 			VALUES ($1, $2, $3, 'pending', $4, $4, $4)
 			ON CONFLICT (endpoint_id, event_id) DO UPDATE SET status = 'pending', attempts = 0, next_attempt_at = $4, created_at = $4,
 				updated_at = $4, locked_until = NULL`,
-			endpointID, eventID, merchantID, now); err != nil {
+			endpointID, eventID, scope.MerchantID, now); err != nil {
 			return fmt.Errorf("redeliver: %w", err)
 		}
 		out, err = scanDelivery(tx.QueryRowContext(ctx, `SELECT `+deliveryColumns+` FROM webhook_deliveries d JOIN events e ON e.id = d.event_id

@@ -14,11 +14,13 @@ import (
 	"time"
 
 	"github.com/paygate/paygate/internal/audit"
+	"github.com/paygate/paygate/internal/clock"
 	"github.com/paygate/paygate/internal/events"
 	"github.com/paygate/paygate/internal/ids"
 	"github.com/paygate/paygate/internal/merchants"
 	"github.com/paygate/paygate/internal/payments"
 	"github.com/paygate/paygate/internal/store/storetest"
+	"github.com/paygate/paygate/internal/tenant"
 	"github.com/paygate/paygate/internal/testutil"
 	"github.com/paygate/paygate/internal/vault"
 	"github.com/paygate/paygate/internal/webhooks"
@@ -40,7 +42,7 @@ func TestProductionAttemptHidesRefusedAddress(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := merchants.NewMerchant("m", false, payments.Now())
+		m := merchants.NewMerchant("m", false, clock.Now())
 		if err := db.CreateMerchant(ctx, m, audit.New(audit.ActorCLI, audit.MerchantCreated, m.ID, m.ID, m.CreatedAt)); err != nil {
 			t.Fatal(err)
 		}
@@ -53,7 +55,7 @@ func TestProductionAttemptHidesRefusedAddress(t *testing.T) {
 		// is re-pointed after creation would get in); the production worker
 		// must still refuse them when it connects.
 		svc := webhooks.NewService(db, keys, false)
-		acct := payments.Account{MerchantID: m.ID}
+		acct := tenant.Account{Scope: tenant.Scope{MerchantID: m.ID}}
 		endpoints := map[string]string{} // id: host
 		for _, host := range []string{"localhost", "127.0.0.1"} {
 			u := "http://" + net.JoinHostPort(host, port) + "/hooks"
@@ -63,7 +65,7 @@ func TestProductionAttemptHidesRefusedAddress(t *testing.T) {
 			}
 			endpoints[ep.ID] = host
 		}
-		now := payments.Now()
+		now := clock.Now()
 		p := &payments.Payment{ID: ids.New(ids.Payment), Object: "payment", Amount: 500, Currency: "EUR",
 			Status: payments.RequiresPaymentMethod, CaptureMethod: payments.CaptureManual,
 			Connector: "sandbox", CreatedAt: now, UpdatedAt: now, MerchantID: m.ID}
@@ -96,11 +98,11 @@ func TestProductionAttemptHidesRefusedAddress(t *testing.T) {
 					t.Fatalf("%s: no attempt recorded", host)
 				}
 				time.Sleep(10 * time.Millisecond)
-				if atts, _, err = db.Attempts(ctx, m.ID, id, webhooks.ListQuery{Limit: 10}); err != nil {
+				if atts, _, err = db.Attempts(ctx, tenant.Scope{MerchantID: m.ID}, id, webhooks.ListQuery{Limit: 10}); err != nil {
 					t.Fatal(err)
 				}
 			}
-			dels, _, err := db.Deliveries(ctx, m.ID, id, webhooks.ListQuery{Limit: 10})
+			dels, _, err := db.Deliveries(ctx, tenant.Scope{MerchantID: m.ID}, id, webhooks.ListQuery{Limit: 10})
 			if err != nil || len(dels) != 1 {
 				t.Fatalf("%s: deliveries %v %v", host, dels, err)
 			}

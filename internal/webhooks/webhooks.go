@@ -15,10 +15,11 @@ import (
 	"time"
 
 	"github.com/paygate/paygate/internal/apierror"
+	"github.com/paygate/paygate/internal/clock"
 	"github.com/paygate/paygate/internal/events"
 	"github.com/paygate/paygate/internal/ids"
 	"github.com/paygate/paygate/internal/netguard"
-	"github.com/paygate/paygate/internal/payments"
+	"github.com/paygate/paygate/internal/tenant"
 	"github.com/paygate/paygate/internal/vault"
 	"github.com/paygate/paygate/pkg/webhook"
 )
@@ -125,29 +126,25 @@ type ListQuery struct {
 	EndingBefore  string
 	EventID       string // deliveries and attempts of one event
 	Status        string // deliveries with this status
-	// Livemode selects the endpoints of one mode; the Service sets it from
-	// the key, so a key lists only its own mode's endpoints. (Deliveries
-	// and attempts need not: their endpoint is checked first.)
-	Livemode bool
 }
 
-// ErrNotFound is returned by a Store for a missing object, and by the
-// Service for an endpoint of the other mode too.
+// ErrNotFound is returned by a Store for a missing object, or one of
+// another merchant or of the other mode.
 var ErrNotFound = errors.New("webhooks: not found")
 
 // Store is the persistence of endpoints and deliveries.
 type Store interface {
 	CreateEndpoint(ctx context.Context, e *Endpoint) error
-	Endpoint(ctx context.Context, merchantID, id string) (*Endpoint, error)
-	Endpoints(ctx context.Context, merchantID string, q ListQuery) ([]*Endpoint, bool, error)
+	Endpoint(ctx context.Context, scope tenant.Scope, id string) (*Endpoint, error)
+	Endpoints(ctx context.Context, scope tenant.Scope, q ListQuery) ([]*Endpoint, bool, error)
 	// UpdateEndpoint locks the endpoint, lets fn change it, and stores it.
-	UpdateEndpoint(ctx context.Context, merchantID, id string, fn func(e *Endpoint) error) (*Endpoint, error)
-	DeleteEndpoint(ctx context.Context, merchantID, id string) error
-	Deliveries(ctx context.Context, merchantID, endpointID string, q ListQuery) ([]*Delivery, bool, error)
-	Attempts(ctx context.Context, merchantID, endpointID string, q ListQuery) ([]*Attempt, bool, error)
+	UpdateEndpoint(ctx context.Context, scope tenant.Scope, id string, fn func(e *Endpoint) error) (*Endpoint, error)
+	DeleteEndpoint(ctx context.Context, scope tenant.Scope, id string) error
+	Deliveries(ctx context.Context, scope tenant.Scope, endpointID string, q ListQuery) ([]*Delivery, bool, error)
+	Attempts(ctx context.Context, scope tenant.Scope, endpointID string, q ListQuery) ([]*Attempt, bool, error)
 	// Redeliver makes the delivery of the event to the endpoint due now,
 	// creating it when the endpoint was not subscribed at the time.
-	Redeliver(ctx context.Context, merchantID, endpointID, eventID string, now time.Time) (*Delivery, error)
+	Redeliver(ctx context.Context, scope tenant.Scope, endpointID, eventID string, now time.Time) (*Delivery, error)
 }
 
 // Sealer encrypts signing secrets.
@@ -219,7 +216,7 @@ func truncate(s string, n int) string {
 }
 
 // Create adds an endpoint; its secret is in this answer only.
-func (s *Service) Create(ctx context.Context, acct payments.Account, in CreateParams) (*Endpoint, error) {
+func (s *Service) Create(ctx context.Context, acct tenant.Account, in CreateParams) (*Endpoint, error) {
 	u, err := s.checkURL(in.URL, true)
 	if err != nil {
 		return nil, err
@@ -231,7 +228,7 @@ func (s *Service) Create(ctx context.Context, acct payments.Account, in CreatePa
 	if err := validDescription(in.Description); err != nil {
 		return nil, err
 	}
-	now := payments.Now()
+	now := clock.Now()
 	e := &Endpoint{ID: ids.New(ids.WebhookEnd), Object: "webhook_endpoint", URL: u, EnabledEvents: types, Status: Enabled,
 		Livemode: acct.Livemode, CreatedAt: now, UpdatedAt: now, MerchantID: acct.MerchantID}
 	if in.Description != nil {
@@ -262,21 +259,9 @@ func (s *Service) notFound(err error, id string) error {
 	return err
 }
 
-// ownMode answers an endpoint of the other mode as a missing one: a test
-// key must not learn of, let alone change, a live endpoint, nor the reverse.
-func ownMode(acct payments.Account, e *Endpoint) error {
-	if e.Livemode != acct.Livemode {
-		return ErrNotFound
-	}
-	return nil
-}
-
 // Get retrieves an endpoint (without its secret).
-func (s *Service) Get(ctx context.Context, acct payments.Account, id string) (*Endpoint, error) {
-	e, err := s.store.Endpoint(ctx, acct.MerchantID, id)
-	if err == nil {
-		err = ownMode(acct, e)
-	}
+func (s *Service) Get(ctx context.Context, acct tenant.Account, id string) (*Endpoint, error) {
+	e, err := s.store.Endpoint(ctx, acct.Scope, id)
 	if err != nil {
 		return nil, s.notFound(err, id)
 	}
@@ -284,13 +269,12 @@ func (s *Service) Get(ctx context.Context, acct payments.Account, id string) (*E
 }
 
 // List returns a page of the endpoints of the key's mode, newest first.
-func (s *Service) List(ctx context.Context, acct payments.Account, q ListQuery) ([]*Endpoint, bool, error) {
-	q.Livemode = acct.Livemode
-	return s.store.Endpoints(ctx, acct.MerchantID, q)
+func (s *Service) List(ctx context.Context, acct tenant.Account, q ListQuery) ([]*Endpoint, bool, error) {
+	return s.store.Endpoints(ctx, acct.Scope, q)
 }
 
 // Update changes an endpoint's URL, event types, description, or status.
-func (s *Service) Update(ctx context.Context, acct payments.Account, id string, in UpdateParams) (*Endpoint, error) {
+func (s *Service) Update(ctx context.Context, acct tenant.Account, id string, in UpdateParams) (*Endpoint, error) {
 	u, err := s.checkURL(in.URL, false)
 	if err != nil {
 		return nil, err
@@ -304,10 +288,7 @@ func (s *Service) Update(ctx context.Context, acct payments.Account, id string, 
 	if err := validDescription(in.Description); err != nil {
 		return nil, err
 	}
-	e, err := s.store.UpdateEndpoint(ctx, acct.MerchantID, id, func(e *Endpoint) error {
-		if err := ownMode(acct, e); err != nil {
-			return err // before any change: the transaction stores nothing
-		}
+	e, err := s.store.UpdateEndpoint(ctx, acct.Scope, id, func(e *Endpoint) error {
 		if u != "" {
 			e.URL = u
 		}
@@ -323,20 +304,20 @@ func (s *Service) Update(ctx context.Context, acct payments.Account, id string, 
 				e.Status = Disabled
 			}
 		}
-		e.UpdatedAt = payments.Now()
+		e.UpdatedAt = clock.Now()
 		return nil
 	})
 	return e, s.notFound(err, id)
 }
 
 // Delete removes an endpoint and its pending deliveries.
-func (s *Service) Delete(ctx context.Context, acct payments.Account, id string, _ struct{}) (*Deleted, error) {
+func (s *Service) Delete(ctx context.Context, acct tenant.Account, id string, _ struct{}) (*Deleted, error) {
 	// The mode check may precede the deletion outside its transaction: an
 	// endpoint's mode never changes.
 	if _, err := s.Get(ctx, acct, id); err != nil {
 		return nil, err
 	}
-	if err := s.store.DeleteEndpoint(ctx, acct.MerchantID, id); err != nil {
+	if err := s.store.DeleteEndpoint(ctx, acct.Scope, id); err != nil {
 		return nil, s.notFound(err, id)
 	}
 	return &Deleted{ID: id, Object: "webhook_endpoint", Deleted: true}, nil
@@ -344,7 +325,7 @@ func (s *Service) Delete(ctx context.Context, acct payments.Account, id string, 
 
 // RotateSecret gives an endpoint a new secret; the old one keeps signing
 // (both signatures are sent) until it expires.
-func (s *Service) RotateSecret(ctx context.Context, acct payments.Account, id string, in RotateParams) (*Endpoint, error) {
+func (s *Service) RotateSecret(ctx context.Context, acct tenant.Account, id string, in RotateParams) (*Endpoint, error) {
 	overlap := 24 * time.Hour
 	if in.ExpirePreviousIn != nil {
 		if *in.ExpirePreviousIn < 0 || *in.ExpirePreviousIn > 7*24*3600 {
@@ -353,11 +334,8 @@ func (s *Service) RotateSecret(ctx context.Context, acct payments.Account, id st
 		overlap = time.Duration(*in.ExpirePreviousIn) * time.Second
 	}
 	var secret string
-	e, err := s.store.UpdateEndpoint(ctx, acct.MerchantID, id, func(e *Endpoint) error {
-		if err := ownMode(acct, e); err != nil {
-			return err
-		}
-		now := payments.Now()
+	e, err := s.store.UpdateEndpoint(ctx, acct.Scope, id, func(e *Endpoint) error {
+		now := clock.Now()
 		old, err := s.sealer.Open(e.Sealed, e.ID)
 		if err != nil {
 			return fmt.Errorf("open webhook secret: %w", err)
@@ -384,32 +362,32 @@ func (s *Service) RotateSecret(ctx context.Context, acct payments.Account, id st
 }
 
 // Deliveries lists an endpoint's deliveries, newest event first.
-func (s *Service) Deliveries(ctx context.Context, acct payments.Account, endpointID string, q ListQuery) ([]*Delivery, bool, error) {
+func (s *Service) Deliveries(ctx context.Context, acct tenant.Account, endpointID string, q ListQuery) ([]*Delivery, bool, error) {
 	if _, err := s.Get(ctx, acct, endpointID); err != nil {
 		return nil, false, err
 	}
-	return s.store.Deliveries(ctx, acct.MerchantID, endpointID, q)
+	return s.store.Deliveries(ctx, acct.Scope, endpointID, q)
 }
 
 // Attempts lists an endpoint's delivery attempts, newest first.
-func (s *Service) Attempts(ctx context.Context, acct payments.Account, endpointID string, q ListQuery) ([]*Attempt, bool, error) {
+func (s *Service) Attempts(ctx context.Context, acct tenant.Account, endpointID string, q ListQuery) ([]*Attempt, bool, error) {
 	if _, err := s.Get(ctx, acct, endpointID); err != nil {
 		return nil, false, err
 	}
-	return s.store.Attempts(ctx, acct.MerchantID, endpointID, q)
+	return s.store.Attempts(ctx, acct.Scope, endpointID, q)
 }
 
 // Redeliver sends an event to an endpoint again, now. The endpoint is of
 // the key's mode (Get), and the store refuses an event of another mode as
 // missing.
-func (s *Service) Redeliver(ctx context.Context, acct payments.Account, endpointID string, in RedeliverParams) (*Delivery, error) {
+func (s *Service) Redeliver(ctx context.Context, acct tenant.Account, endpointID string, in RedeliverParams) (*Delivery, error) {
 	if _, err := s.Get(ctx, acct, endpointID); err != nil {
 		return nil, err
 	}
 	if in.EventID == nil || *in.EventID == "" {
 		return nil, apierror.Missing("event_id")
 	}
-	d, err := s.store.Redeliver(ctx, acct.MerchantID, endpointID, *in.EventID, payments.Now())
+	d, err := s.store.Redeliver(ctx, acct.Scope, endpointID, *in.EventID, clock.Now())
 	if errors.Is(err, ErrNotFound) {
 		e := apierror.NotFound("event", *in.EventID)
 		e.Param = "event_id"
