@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -44,188 +43,204 @@ func (b *bufferedWriter) Write(p []byte) (int, error) {
 	return b.body.Write(p)
 }
 
-// idempotent runs the merchant's mutating requests (POST, PATCH, DELETE).
-//
-// Every such request is detached from its client's connection and given
-// its own deadline: a client that hangs up must not cut a payment off
-// between its steps. The deadline is shorter than the key lease, so a live
-// request never loses its key to a retry.
+// keyed is how a mutating route of the merchant API (POST, PATCH, DELETE)
+// runs. The request is detached from its client's connection and given a
+// deadline of its own: a client that hangs up must not cut a payment off
+// between its steps. The deadline is half the key lease, so a live request
+// never loses its key to a retry.
 //
 // With an Idempotency-Key the request is claimed under the key first: a
 // finished one is replayed, a running one is 409, one that died is run
-// again with idempotency.Attempt telling the services to resume it.
-//
-// Answers are stored sealed when sealing says they show a secret (a
-// webhook signing secret, a customer link), so that none sits in the
-// database in clear.
-//
-// deferClaim, for routes that create an object, leaves the claim to the
-// transaction that creates it (see idempotency.Record.Unclaimed).
-func idempotent(log *slog.Logger, keys IdempotencyStore, lease time.Duration, hasher *idempotency.Hasher, sealing answerSealing,
-	deferClaim bool, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost && r.Method != http.MethodPatch && r.Method != http.MethodDelete {
-			next.ServeHTTP(w, r)
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), lease/2)
-		defer cancel()
-		r = r.WithContext(ctx)
-		vals, present := r.Header[http.CanonicalHeaderKey(idempotency.Header)]
-		if !present {
-			next.ServeHTTP(w, r)
-			return
-		}
-		if len(vals) != 1 || len(vals[0]) == 0 || len(vals[0]) > idempotency.MaxKeyLen {
-			respondErr(w, r, log, apierror.Invalid("idempotency_key_invalid", idempotency.Header,
-				"The Idempotency-Key header must be given once, with 1 to %d characters.", idempotency.MaxKeyLen))
-			return
-		}
-		key := vals[0]
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-		if err != nil {
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				respondErr(w, r, log, &apierror.Error{Kind: apierror.KindTooLarge, Code: "body_too_large", Message: "The request body is larger than 1 MiB."})
-				return
-			}
-			respondErr(w, r, log, &apierror.Error{Kind: apierror.KindInvalidRequest, Code: "invalid_body", Message: "The request body could not be read."})
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		acct := accountFrom(ctx)
-		merchantID := acct.MerchantID
-		// The key's mode is part of the request, stored and hashed: a live
-		// request under a key a test request used is another request (422),
-		// never its replay, and the other way round.
-		now := time.Now().UTC()
-		rec := idempotency.Record{
-			MerchantID: merchantID, Livemode: acct.Livemode, Key: key, Method: r.Method, Path: r.URL.Path,
-			RequestHash: hasher.Sum(acct.Livemode, r.Method, r.URL.Path, body), CreatedAt: now, LockedUntil: now.Add(lease),
-		}
-		aad := idempotency.AnswerAAD(merchantID, acct.Livemode, key)
-		// run serves the request under attempt into a buffer. owns tells
-		// whether this request's key row exists (claimed, or inserted by
-		// the creating transaction), so that a panic releases only a row
-		// of its own.
-		run := func(ctx context.Context, attempt idempotency.Attempt, owns func() bool) (*bufferedWriter, *idempotency.Answer) {
-			var answer *idempotency.Answer
-			if !sealing.always { // a sealed answer is stored only here, sealed
-				ctx, answer = idempotency.WithAnswer(ctx, merchantID, key, sealing.when)
-			}
-			buf := &bufferedWriter{header: w.Header()}
-			r.Body = io.NopCloser(bytes.NewReader(body)) // each run reads it anew
-			completed := false
-			defer func() {
-				if !completed && owns() { // a panic: let a retry resume at once
-					_ = keys.ReleaseIdempotencyKey(context.WithoutCancel(ctx), merchantID, key)
-				}
-			}()
-			next.ServeHTTP(buf, r.WithContext(idempotency.With(ctx, attempt)))
-			completed = true
-			if buf.status == 0 {
-				buf.status = http.StatusOK
-			}
-			return buf, answer
-		}
-		// keep stores the answer (or lets the key go), then sends it.
-		keep := func(buf *bufferedWriter, answer *idempotency.Answer) {
-			if answer.Written(buf.status, buf.body.Bytes()) {
-				send(w, buf) // stored in the result's own transaction
-				return
-			}
-			// The answer is kept (or the key let go) even if the deadline passed.
-			sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer scancel()
-			var err error
-			switch {
-			case idempotency.Stored(buf.status):
-				var resp idempotency.Response
-				if resp, err = sealing.store(aad, buf.status, buf.body.Bytes()); err == nil {
-					err = keys.CompleteIdempotencyKey(sctx, merchantID, key, resp)
-				}
-			case idempotency.Forgotten(buf.status):
-				err = keys.ForgetIdempotencyKey(sctx, merchantID, key)
-			default:
-				err = keys.ReleaseIdempotencyKey(sctx, merchantID, key)
-			}
-			if err != nil {
-				// The answer was not stored: a retry resumes the request, which
-				// finds its work done and answers the same.
-				log.WarnContext(ctx, "idempotency key not updated", "idempotency_key", key, "error", err.Error())
-			}
-			send(w, buf)
-		}
+// again, the services told to resume it (idempotency.Call.Resumed). A
+// route that creates an object (creates) claims nothing first: the
+// transaction that creates the object writes the key, and only when that
+// finds the key taken (idempotency.ErrKeyTaken) does the request go
+// through the claim. Answers that show a secret (a webhook signing secret,
+// a customer link) are stored sealed, per sealing.
+type keyed struct {
+	log     *slog.Logger
+	store   IdempotencyStore
+	lease   time.Duration
+	hasher  *idempotency.Hasher
+	sealing answerSealing
+	creates bool
+}
 
-		if deferClaim {
-			// A create claims its key in the transaction that creates the
-			// object: no commit of its own before the request runs. Only
-			// when that transaction finds the key taken does the request
-			// go through the claim below.
-			urec := rec
-			urec.Unclaimed = true
-			uctx, u := idempotency.WithUnclaimed(ctx)
-			buf, answer := run(uctx, idempotency.Attempt{Record: urec}, u.Inserted)
-			switch {
-			case u.Taken():
-				// Another request has the key: answer as the claim says.
-			case u.Inserted():
-				keep(buf, answer)
-				return
-			case !idempotency.Stored(buf.status):
-				// Failed validation, or a server error before anything was
-				// written: nothing to keep, and no key to let go.
-				send(w, buf)
-				return
-			default:
-				// An answer to keep (a state conflict) without an object:
-				// claim the key now to keep it, unless another request
-				// took the key meanwhile.
-				claim, err := keys.ClaimIdempotencyKey(ctx, rec)
-				if err != nil {
-					respondErr(w, r, log, err)
-					return
-				}
-				if claim.Outcome == idempotency.Started {
-					keep(buf, nil)
-					return
-				}
-			}
-		}
+// sealed is k with answers sealed per s.
+func (k keyed) sealed(s answerSealing) keyed { k.sealing = s; return k }
 
-		claim, err := keys.ClaimIdempotencyKey(ctx, rec)
-		if err != nil {
-			respondErr(w, r, log, err)
+// creating is k for a route that creates an object.
+func (k keyed) creating() keyed { k.creates = true; return k }
+
+// work is what a route does with a request's body: decode it and call the
+// service, with the request's Call (nil without a key).
+type work func(ctx context.Context, body []byte, call *idempotency.Call) (any, error)
+
+// outcome is a request's answer, rendered but not yet sent, and the error
+// it renders, if it failed.
+type outcome struct {
+	buf *bufferedWriter
+	err error
+}
+
+// serve answers a mutating request: do's result with status, or its error.
+func (k keyed) serve(w http.ResponseWriter, r *http.Request, status int, do work) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), k.lease/2)
+	defer cancel()
+	r = r.WithContext(ctx)
+	body, err := readBody(w, r)
+	if err != nil {
+		respondErr(w, r, k.log, err)
+		return
+	}
+	vals, present := r.Header[http.CanonicalHeaderKey(idempotency.Header)]
+	if !present {
+		send(w, k.run(w, r, status, body, nil, do).buf)
+		return
+	}
+	if len(vals) != 1 || len(vals[0]) == 0 || len(vals[0]) > idempotency.MaxKeyLen {
+		respondErr(w, r, k.log, apierror.Invalid("idempotency_key_invalid", idempotency.Header,
+			"The Idempotency-Key header must be given once, with 1 to %d characters.", idempotency.MaxKeyLen))
+		return
+	}
+	key := vals[0]
+	acct := accountFrom(ctx)
+	// The key's mode is part of the request, stored and hashed: a live
+	// request under a key a test request used is another request (422),
+	// never its replay, and the other way round.
+	now := time.Now().UTC()
+	rec := idempotency.Record{
+		MerchantID: acct.MerchantID, Livemode: acct.Livemode, Key: key, Method: r.Method, Path: r.URL.Path,
+		RequestHash: k.hasher.Sum(acct.Livemode, r.Method, r.URL.Path, body), CreatedAt: now, LockedUntil: now.Add(k.lease),
+	}
+	aad := idempotency.AnswerAAD(acct.MerchantID, acct.Livemode, key)
+	newCall := func(rec idempotency.Record) *idempotency.Call {
+		return idempotency.NewCall(rec, func(result any) (idempotency.Response, error) {
+			b, err := render(result)
+			return idempotency.Response{Status: status, Body: b}, err
+		}, k.sealing.secret())
+	}
+
+	if k.creates {
+		unclaimed := rec
+		unclaimed.Unclaimed = true
+		call := newCall(unclaimed)
+		o := k.run(w, r, status, body, call, do)
+		switch {
+		case errors.Is(o.err, idempotency.ErrKeyTaken):
+			// Another request has the key: answer as the claim says.
+		case call.KeyWritten():
+			k.keep(w, r, o, call, rec, aad)
 			return
-		}
-		switch claim.Outcome {
-		case idempotency.Replay:
-			body, err := sealing.open(aad, claim.Response.Body)
+		case !idempotency.Stored(o.buf.status):
+			// Failed validation, or a server error before anything was
+			// written: nothing to keep, and no key to let go.
+			send(w, o.buf)
+			return
+		default:
+			// An answer to keep (a state conflict) without an object:
+			// claim the key now to keep it, unless another request took
+			// the key meanwhile.
+			claim, err := k.store.ClaimIdempotencyKey(ctx, rec)
 			if err != nil {
-				respondErr(w, r, log, err)
+				respondErr(w, r, k.log, err)
 				return
 			}
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set(idempotency.ReplayedHeader, "true")
-			w.WriteHeader(claim.Response.Status)
-			_, _ = w.Write(body)
-			return
-		case idempotency.InUse:
-			w.Header().Set("Retry-After", "1")
-			respondErr(w, r, log, &apierror.Error{Kind: apierror.KindConflict, Code: "idempotency_key_in_use",
-				Message: "A request with this Idempotency-Key is still being processed; retry after it finishes."})
-			return
-		case idempotency.Mismatch:
-			respondErr(w, r, log, &apierror.Error{Kind: apierror.KindIdempotencyReused, Code: "idempotency_key_reused",
-				Message: "This Idempotency-Key was already used with a different request (method, path or body)."})
+			if claim.Outcome == idempotency.Started {
+				k.keep(w, r, o, nil, rec, aad)
+				return
+			}
+		}
+	}
+
+	claim, err := k.store.ClaimIdempotencyKey(ctx, rec)
+	if err != nil {
+		respondErr(w, r, k.log, err)
+		return
+	}
+	switch claim.Outcome {
+	case idempotency.Replay:
+		body, err := k.sealing.open(aad, claim.Response.Body)
+		if err != nil {
+			respondErr(w, r, k.log, err)
 			return
 		}
-		attempt := idempotency.Attempt{Resumed: claim.Outcome == idempotency.Resumed, ResourceID: claim.ResourceID, Record: rec}
-		if attempt.Resumed {
-			log.InfoContext(ctx, "resuming an interrupted request", "idempotency_key", key, "resource_id", claim.ResourceID)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set(idempotency.ReplayedHeader, "true")
+		w.WriteHeader(claim.Response.Status)
+		_, _ = w.Write(body)
+		return
+	case idempotency.InUse:
+		w.Header().Set("Retry-After", "1")
+		respondErr(w, r, k.log, &apierror.Error{Kind: apierror.KindConflict, Code: "idempotency_key_in_use",
+			Message: "A request with this Idempotency-Key is still being processed; retry after it finishes."})
+		return
+	case idempotency.Mismatch:
+		respondErr(w, r, k.log, &apierror.Error{Kind: apierror.KindIdempotencyReused, Code: "idempotency_key_reused",
+			Message: "This Idempotency-Key was already used with a different request (method, path or body)."})
+		return
+	}
+	call := newCall(rec)
+	call.Resumed, call.ResourceID = claim.Outcome == idempotency.Resumed, claim.ResourceID
+	if call.Resumed {
+		k.log.InfoContext(ctx, "resuming an interrupted request", "idempotency_key", key, "resource_id", claim.ResourceID)
+	}
+	k.keep(w, r, k.run(w, r, status, body, call, do), call, rec, aad)
+}
+
+// run does the request's work and renders its answer into a buffer, so
+// that the answer is stored before the client sees it: a client that got
+// an answer gets the same bytes on retry. A panic that leaves a key row of
+// this request's lets the key go first, so that a retry resumes at once.
+func (k keyed) run(w http.ResponseWriter, r *http.Request, status int, body []byte, call *idempotency.Call, do work) outcome {
+	completed := false
+	defer func() {
+		if !completed && call.KeyWritten() {
+			_ = k.store.ReleaseIdempotencyKey(context.WithoutCancel(r.Context()), call.Record.MerchantID, call.Record.Key)
 		}
-		keep(run(ctx, attempt, func() bool { return true }))
-	})
+	}()
+	result, err := do(r.Context(), body, call)
+	completed = true
+	buf := &bufferedWriter{header: w.Header()}
+	if err != nil {
+		respondErr(buf, r, k.log, err)
+	} else if err := encode(buf, status, result); err != nil {
+		buf = &bufferedWriter{header: w.Header()}
+		respondErr(buf, r, k.log, err)
+	}
+	return outcome{buf: buf, err: err}
+}
+
+// keep stores the answer under the key (or lets the key go), then sends
+// it. An answer the service already wrote with the result (call.Stored)
+// is the answer: it is sent as it was committed.
+func (k keyed) keep(w http.ResponseWriter, r *http.Request, o outcome, call *idempotency.Call, rec idempotency.Record, aad string) {
+	if stored, ok := call.Stored(); ok && o.err == nil {
+		send(w, &bufferedWriter{header: w.Header(), status: stored.Status, body: *bytes.NewBuffer(stored.Body)})
+		return
+	}
+	// The answer is kept (or the key let go) even if the deadline passed.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+	defer cancel()
+	buf, merchantID, key := o.buf, rec.MerchantID, rec.Key
+	var err error
+	switch {
+	case idempotency.Stored(buf.status):
+		var resp idempotency.Response
+		if resp, err = k.sealing.store(aad, buf.status, buf.body.Bytes()); err == nil {
+			err = k.store.CompleteIdempotencyKey(ctx, merchantID, key, resp)
+		}
+	case idempotency.Forgotten(buf.status):
+		err = k.store.ForgetIdempotencyKey(ctx, merchantID, key)
+	default:
+		err = k.store.ReleaseIdempotencyKey(ctx, merchantID, key)
+	}
+	if err != nil {
+		// The answer was not stored: a retry resumes the request, which
+		// finds its work done and answers the same.
+		k.log.WarnContext(ctx, "idempotency key not updated", "idempotency_key", key, "error", err.Error())
+	}
+	send(w, buf)
 }
 
 // send writes a buffered answer.
@@ -243,10 +258,19 @@ type Sealer interface {
 
 // answerSealing says which stored answers of a route are sealed: all of
 // them (always), those when tells (a customer link in a payment), or none.
+// The others may be written with the result (idempotency.Call.AnswerFor).
 type answerSealing struct {
 	sealer Sealer
 	always bool
 	when   func(body []byte) bool
+}
+
+// secret tells which answers show a secret, for the Call.
+func (s answerSealing) secret() func(body []byte) bool {
+	if s.always {
+		return func([]byte) bool { return true }
+	}
+	return s.when
 }
 
 // store is the response to keep for an answer: sealed, bound to aad (its

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/paygate/paygate/internal/apierror"
+	"github.com/paygate/paygate/internal/idempotency"
 	"github.com/paygate/paygate/internal/ids"
 	"github.com/paygate/paygate/internal/payments"
 	"github.com/paygate/paygate/internal/tenant"
@@ -26,37 +27,47 @@ func handle(log *slog.Logger, f apiFunc) http.Handler {
 }
 
 // handleCreate decodes the body, calls create for the request's merchant,
-// and answers 201 with what it made.
-func handleCreate[In, Out any](log *slog.Logger, create func(context.Context, tenant.Account, In) (Out, error)) http.Handler {
-	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
-		in, err := decode[In](w, r)
-		if err != nil {
-			return err
-		}
-		expectAnswer(r, http.StatusCreated)
-		out, err := create(r.Context(), accountFrom(r.Context()), in)
-		if err != nil {
-			return err
-		}
-		return encode(w, http.StatusCreated, out)
+// and answers 201 with what it made; under k (its Idempotency-Key).
+func handleCreate[In, Out any](k keyed, create func(context.Context, tenant.Account, In, *idempotency.Call) (Out, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k.serve(w, r, http.StatusCreated, func(ctx context.Context, body []byte, call *idempotency.Call) (any, error) {
+			in, err := decodeBody[In](r, body)
+			if err != nil {
+				return nil, err
+			}
+			return create(ctx, accountFrom(ctx), in, call)
+		})
 	})
 }
 
 // handleAction decodes the body and applies act to the object named by the
-// path's {id}, answering 200 with the object after the action.
-func handleAction[In, Out any](log *slog.Logger, act func(context.Context, tenant.Account, string, In) (Out, error)) http.Handler {
-	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
-		in, err := decode[In](w, r)
-		if err != nil {
-			return err
-		}
-		expectAnswer(r, http.StatusOK)
-		out, err := act(r.Context(), accountFrom(r.Context()), r.PathValue("id"), in)
-		if err != nil {
-			return err
-		}
-		return encode(w, http.StatusOK, out)
+// path's {id}, answering 200 with the object after the action; under k.
+func handleAction[In, Out any](k keyed, act func(context.Context, tenant.Account, string, In, *idempotency.Call) (Out, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k.serve(w, r, http.StatusOK, func(ctx context.Context, body []byte, call *idempotency.Call) (any, error) {
+			in, err := decodeBody[In](r, body)
+			if err != nil {
+				return nil, err
+			}
+			return act(ctx, accountFrom(ctx), r.PathValue("id"), in, call)
+		})
 	})
+}
+
+// keyless adapts a create that has no use for the request's key (no
+// object it makes needs to be found again by the key: the stored answer
+// is the replay).
+func keyless[In, Out any](f func(context.Context, tenant.Account, In) (Out, error)) func(context.Context, tenant.Account, In, *idempotency.Call) (Out, error) {
+	return func(ctx context.Context, acct tenant.Account, in In, _ *idempotency.Call) (Out, error) {
+		return f(ctx, acct, in)
+	}
+}
+
+// keylessAction is keyless for an action on an object.
+func keylessAction[In, Out any](f func(context.Context, tenant.Account, string, In) (Out, error)) func(context.Context, tenant.Account, string, In, *idempotency.Call) (Out, error) {
+	return func(ctx context.Context, acct tenant.Account, id string, in In, _ *idempotency.Call) (Out, error) {
+		return f(ctx, acct, id, in)
+	}
 }
 
 // handleGet answers 200 with the object named by the path's {id}.

@@ -36,29 +36,36 @@ func render(v any) ([]byte, error) {
 	return append(b, '\n'), err
 }
 
-// expectAnswer tells a request's idempotency.Answer, if it has one, how a
-// result is answered: status and render.
-func expectAnswer(r *http.Request, status int) {
-	if a := idempotency.AnswerFrom(r.Context()); a != nil {
-		a.Expect(status, render)
+// decode reads a strict JSON body into a T (readBody, then decodeBody).
+func decode[T any](w http.ResponseWriter, r *http.Request) (T, error) {
+	body, err := readBody(w, r)
+	if err != nil {
+		var zero T
+		return zero, err
 	}
+	return decodeBody[T](r, body)
 }
 
-// decode reads a strict JSON body into a T: only application/json, at
-// most MaxBodyBytes, no unknown fields, one value. An empty body is {}.
-// Keys are matched to fields with their case, and none may repeat within
-// an object (checkKeys). A body encoding/json refuses is answered as it
-// says, before checkKeys runs.
-func decode[T any](w http.ResponseWriter, r *http.Request) (T, error) {
-	var v T
+// readBody reads a request's body, at most MaxBodyBytes.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return v, &apierror.Error{Kind: apierror.KindTooLarge, Code: "body_too_large", Message: "The request body is larger than 1 MiB."}
+			return nil, &apierror.Error{Kind: apierror.KindTooLarge, Code: "body_too_large", Message: "The request body is larger than 1 MiB."}
 		}
-		return v, &apierror.Error{Kind: apierror.KindInvalidRequest, Code: "invalid_body", Message: "The request body could not be read."}
+		return nil, &apierror.Error{Kind: apierror.KindInvalidRequest, Code: "invalid_body", Message: "The request body could not be read."}
 	}
+	return body, nil
+}
+
+// decodeBody decodes a strict JSON body into a T: only application/json,
+// no unknown fields, one value. An empty body is {}. Keys are matched to
+// fields with their case, and none may repeat within an object
+// (checkKeys). A body encoding/json refuses is answered as it says, before
+// checkKeys runs.
+func decodeBody[T any](r *http.Request, body []byte) (T, error) {
+	var v T
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
 		body = []byte("{}")
@@ -121,7 +128,7 @@ var kindStatus = map[apierror.Kind]struct {
 func respondErr(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	e, ok := apierror.As(err)
 	if !ok && errors.Is(err, idempotency.ErrKeyTaken) {
-		// Normally caught by the idempotency middleware, which answers
+		// Normally caught by keyed.serve, which answers
 		// from the key's claim instead.
 		e, ok = &apierror.Error{Kind: apierror.KindConflict, Code: "idempotency_key_in_use",
 			Message: "A request with this Idempotency-Key is still being processed; retry after it finishes."}, true

@@ -12,38 +12,32 @@ import (
 
 // addRoutes lists every route of the API.
 func addRoutes(mux *http.ServeMux, log *slog.Logger, cfg Config, pay *payments.Service, refs *refunds.Service, hooks *webhooks.Service,
-	accounts Accounts, keys IdempotencyStore, books LedgerReader, evs EventStore, db Pinger) {
-	// Every mutating merchant route takes Idempotency-Key. Answers that
-	// show a secret are stored sealed: a webhook endpoint's signing secret
-	// always, a payment's customer link when it has one.
-	keyed := func(sealing answerSealing, deferClaim bool, h http.Handler) http.Handler {
-		return requireMerchant(log, accounts, cfg.Limiter, idempotent(log, keys, cfg.Lease, cfg.Hasher, sealing, deferClaim, h))
-	}
-	plain := answerSealing{}
-	links := answerSealing{sealer: cfg.Sealer, when: showsCustomerLink}
-	secret := answerSealing{sealer: cfg.Sealer, always: true}
-	merchant := func(h http.Handler) http.Handler { return keyed(plain, false, h) }
-	payment := func(h http.Handler) http.Handler { return keyed(links, false, h) }
-	// A create's Idempotency-Key is claimed by the transaction that creates
-	// the object (one commit fewer on the hottest calls).
-	paymentCreate := func(h http.Handler) http.Handler { return keyed(links, true, h) }
-	merchantCreate := func(h http.Handler) http.Handler { return keyed(plain, true, h) }
-	merchantSecret := func(h http.Handler) http.Handler { return keyed(secret, false, h) }
+	accounts Accounts, idem IdempotencyStore, books LedgerReader, evs EventStore, db Pinger) {
+	merchant := func(h http.Handler) http.Handler { return requireMerchant(log, accounts, cfg.Limiter, h) }
 	attempt := func(h http.Handler) http.Handler { return limitAttempts(log, cfg.Limiter, h) }
 	admin := func(h http.Handler) http.Handler { return requireAdmin(log, cfg.AdminToken, h) }
+	// Every mutating merchant route takes Idempotency-Key. Answers that
+	// show a secret are stored sealed: a webhook endpoint's signing secret
+	// always, a payment's customer link when it has one. A create's key is
+	// written by the transaction that creates the object (one commit fewer
+	// on the hottest calls).
+	keys := keyed{log: log, store: idem, lease: cfg.Lease, hasher: cfg.Hasher}
+	plain := keys
+	payment := keys.sealed(answerSealing{sealer: cfg.Sealer, when: showsCustomerLink})
+	secret := keys.sealed(answerSealing{sealer: cfg.Sealer, always: true})
 
-	mux.Handle("POST /v1/payments", paymentCreate(attempt(handleCreate(log, pay.Create))))
+	mux.Handle("POST /v1/payments", merchant(attempt(handleCreate(payment.creating(), pay.Create))))
 	mux.Handle("GET /v1/payments", merchant(handlePaymentList(log, pay)))
 	mux.Handle("GET /v1/payments/{id}", merchant(handleGet(log, pay.Get)))
-	mux.Handle("PATCH /v1/payments/{id}", payment(handleAction(log, pay.Update)))
-	mux.Handle("POST /v1/payments/{id}/confirm", payment(attempt(handleAction(log, pay.Confirm))))
-	mux.Handle("POST /v1/payments/{id}/capture", payment(handleAction(log, pay.Capture)))
-	mux.Handle("POST /v1/payments/{id}/cancel", payment(handleAction(log, pay.Cancel)))
+	mux.Handle("PATCH /v1/payments/{id}", merchant(handleAction(payment, keylessAction(pay.Update))))
+	mux.Handle("POST /v1/payments/{id}/confirm", merchant(attempt(handleAction(payment, pay.Confirm))))
+	mux.Handle("POST /v1/payments/{id}/capture", merchant(handleAction(payment, pay.Capture)))
+	mux.Handle("POST /v1/payments/{id}/cancel", merchant(handleAction(payment, pay.Cancel)))
 
-	mux.Handle("POST /v1/payment_methods", merchant(handleCreate(log, pay.CreateMethod)))
+	mux.Handle("POST /v1/payment_methods", merchant(handleCreate(plain, keyless(pay.CreateMethod))))
 	mux.Handle("GET /v1/payment_methods/{id}", merchant(handleGet(log, pay.Method)))
 
-	mux.Handle("POST /v1/refunds", merchantCreate(handleCreate(log, refs.Create)))
+	mux.Handle("POST /v1/refunds", merchant(handleCreate(plain.creating(), refs.Create)))
 	mux.Handle("GET /v1/refunds", merchant(handleRefundList(log, refs)))
 	mux.Handle("GET /v1/refunds/{id}", merchant(handleGet(log, refs.Get)))
 
@@ -52,16 +46,15 @@ func addRoutes(mux *http.ServeMux, log *slog.Logger, cfg Config, pay *payments.S
 	mux.Handle("GET /v1/events", merchant(handleEventList(log, evs)))
 	mux.Handle("GET /v1/events/{id}", merchant(handleGet(log, getEvent(evs))))
 
-	// Answers that show a signing secret are sealed in the idempotency store.
-	mux.Handle("POST /v1/webhook_endpoints", merchantSecret(handleCreate(log, hooks.Create)))
+	mux.Handle("POST /v1/webhook_endpoints", merchant(handleCreate(secret, keyless(hooks.Create))))
 	mux.Handle("GET /v1/webhook_endpoints", merchant(handleEndpointList(log, hooks)))
 	mux.Handle("GET /v1/webhook_endpoints/{id}", merchant(handleGet(log, hooks.Get)))
-	mux.Handle("PATCH /v1/webhook_endpoints/{id}", merchant(handleAction(log, hooks.Update)))
-	mux.Handle("DELETE /v1/webhook_endpoints/{id}", merchant(handleAction(log, hooks.Delete)))
-	mux.Handle("POST /v1/webhook_endpoints/{id}/rotate_secret", merchantSecret(handleAction(log, hooks.RotateSecret)))
+	mux.Handle("PATCH /v1/webhook_endpoints/{id}", merchant(handleAction(plain, keylessAction(hooks.Update))))
+	mux.Handle("DELETE /v1/webhook_endpoints/{id}", merchant(handleAction(plain, keylessAction(hooks.Delete))))
+	mux.Handle("POST /v1/webhook_endpoints/{id}/rotate_secret", merchant(handleAction(secret, keylessAction(hooks.RotateSecret))))
 	mux.Handle("GET /v1/webhook_endpoints/{id}/deliveries", merchant(handleDeliveryList(log, hooks)))
 	mux.Handle("GET /v1/webhook_endpoints/{id}/attempts", merchant(handleAttemptList(log, hooks)))
-	mux.Handle("POST /v1/webhook_endpoints/{id}/redeliver", merchant(handleAction(log, hooks.Redeliver)))
+	mux.Handle("POST /v1/webhook_endpoints/{id}/redeliver", merchant(handleAction(plain, keylessAction(hooks.Redeliver))))
 
 	mux.Handle("POST /v1/merchants", admin(handleMerchantCreate(log, accounts)))
 	mux.Handle("POST /v1/merchants/{id}/api_keys", admin(handleKeyCreate(log, accounts)))

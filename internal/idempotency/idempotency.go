@@ -1,15 +1,15 @@
-// Package idempotency holds what the domain packages need to know of an
-// idempotent request: its key, and whether an earlier attempt with the same
-// key may have done part of the work already (a retry after a crash or a
-// failure), so that the retry resumes that work instead of repeating it.
+// Package idempotency holds what the services and the store need to know of
+// a request made under an Idempotency-Key, passed to them explicitly as a
+// *Call: the key's record, which the transaction that creates the request's
+// object writes (the recovery point a retry resumes from), whether an
+// earlier attempt with the key may have done part of the work already, and
+// the answer to store in the transaction that records the result.
 //
-// The HTTP layer claims keys and replays stored answers; the services only
-// read the Attempt it puts in the request's context.
+// The HTTP layer hashes requests, claims keys and replays stored answers.
 package idempotency
 
 import (
 	"bytes"
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
@@ -17,7 +17,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/paygate/paygate/internal/vault"
@@ -35,34 +34,6 @@ const MaxKeyLen = 255
 // Retention is how long keys are kept: at least 24 hours, as the API
 // promises.
 const Retention = 24 * time.Hour
-
-// Attempt describes the request being served under an idempotency key.
-type Attempt struct {
-	// Resumed is set when an earlier attempt with this key started and did
-	// not finish: it died (its lease ran out) or failed with a server
-	// error. Its effects, if any, are in the database.
-	Resumed bool
-	// ResourceID is the object the earlier attempt created, if it got that
-	// far: a payment or a refund.
-	ResourceID string
-	// Record is the key (empty Key: the request has none); the transaction
-	// that creates an object writes it with the object's id (see the store).
-	Record Record
-}
-
-type attemptKey struct{}
-
-// With returns ctx carrying a.
-func With(ctx context.Context, a Attempt) context.Context {
-	return context.WithValue(ctx, attemptKey{}, a)
-}
-
-// From returns the attempt in ctx; the zero Attempt when the request has no
-// idempotency key.
-func From(ctx context.Context) Attempt {
-	a, _ := ctx.Value(attemptKey{}).(Attempt)
-	return a
-}
 
 // Record is a claimed key, as stored.
 type Record struct {
@@ -87,40 +58,6 @@ type Record struct {
 // ErrKeyTaken is returned by a creating transaction whose unclaimed key
 // turned out to be in the database already.
 var ErrKeyTaken = errors.New("idempotency: the key is already in use")
-
-// Unclaimed tells, for a request whose key was unclaimed, what became of
-// it while the request ran: whether the creating transaction committed it,
-// or found it taken.
-type Unclaimed struct {
-	inserted atomic.Bool
-	taken    atomic.Bool
-}
-
-type unclaimedKey struct{}
-
-// WithUnclaimed returns ctx carrying a fresh Unclaimed, and it.
-func WithUnclaimed(ctx context.Context) (context.Context, *Unclaimed) {
-	u := &Unclaimed{}
-	return context.WithValue(ctx, unclaimedKey{}, u), u
-}
-
-// MarkInserted records that the creating transaction committed the key.
-func MarkInserted(ctx context.Context) {
-	if u, ok := ctx.Value(unclaimedKey{}).(*Unclaimed); ok {
-		u.inserted.Store(true)
-	}
-}
-
-// MarkTaken records that the key was found taken.
-func MarkTaken(ctx context.Context) {
-	if u, ok := ctx.Value(unclaimedKey{}).(*Unclaimed); ok {
-		u.taken.Store(true)
-	}
-}
-
-// Inserted and Taken read what was recorded.
-func (u *Unclaimed) Inserted() bool { return u.inserted.Load() }
-func (u *Unclaimed) Taken() bool    { return u.taken.Load() }
 
 // Response is a stored answer, replayed byte for byte.
 type Response struct {
@@ -247,23 +184,56 @@ func Forgotten(status int) bool {
 	return status >= 400 && status < 500 && !Stored(status)
 }
 
-// Answer lets the transaction that writes a request's result store the
-// request's answer as well, so that the answer needs no commit of its own
-// after it. The HTTP layer puts an Answer in the context of a request with
-// a key, and the handler says how it answers a result (Expect); a service
-// writing the result it is about to return asks For the answer and writes
-// it in that transaction, then reports the commit (Committed). The HTTP
-// layer stores the answer it sends itself unless that very answer, byte
-// for byte, was Written. One request's goroutine uses it: not safe for
-// concurrent use.
-type Answer struct {
-	merchantID, key string
-	status          int
-	render          func(v any) ([]byte, error)
-	written         *Response
-	// secret tells whether an answer shows a secret (a customer link): such
-	// an answer is stored sealed by the HTTP layer, never here in clear.
+// Call is one request made under an Idempotency-Key, as the services and
+// the store see it. A nil *Call is a request without a key; its methods
+// are safe to call on nil.
+type Call struct {
+	// Record is the key. When Record.Unclaimed, the transaction that
+	// creates the request's object inserts it (and fails with ErrKeyTaken
+	// when another request has it).
+	Record Record
+	// Resumed: an earlier attempt with this key started and did not
+	// finish: it died (its lease ran out) or failed with a server error.
+	// Its effects, if any, are in the database.
+	Resumed bool
+	// ResourceID is the object the earlier attempt created, if it got that
+	// far: a payment or a refund.
+	ResourceID string
+	// render is how the request answers a result: its status and body.
+	// secret tells which answers show a secret (stored sealed, by the HTTP
+	// layer, never with the result).
+	render func(result any) (Response, error)
 	secret func(body []byte) bool
+	created, hasStored bool
+	stored             Response
+}
+
+// NewCall is a call under the key rec, answering a result with render:
+// status and body; secret, when not nil, tells which bodies show a secret.
+func NewCall(rec Record, render func(result any) (Response, error), secret func(body []byte) bool) *Call {
+	return &Call{Record: rec, render: render, secret: secret}
+}
+
+// Key is the key's record, or nil for a request without a key.
+func (c *Call) Key() *Record {
+	if c == nil {
+		return nil
+	}
+	return &c.Record
+}
+
+// AnswerFor is the request's answer to result, to write under its key in
+// the transaction that records result; false when it is not written there
+// (no key, no way to render it, or it shows a secret).
+func (c *Call) AnswerFor(result any) (KeyResponse, bool) {
+	if c == nil || c.render == nil {
+		return KeyResponse{}, false
+	}
+	resp, err := c.render(result)
+	if err != nil || (c.secret != nil && c.secret(resp.Body)) {
+		return KeyResponse{}, false
+	}
+	return KeyResponse{MerchantID: c.Record.MerchantID, Key: c.Record.Key, Response: resp}, true
 }
 
 // KeyResponse is an answer to write under a key.
@@ -272,48 +242,31 @@ type KeyResponse struct {
 	Response        Response
 }
 
-type answerKey struct{}
-
-// WithAnswer returns ctx carrying a fresh Answer for the key, and it.
-// secret, when not nil, tells which answers show a secret: those are not
-// written with the result (the HTTP layer stores them sealed).
-func WithAnswer(ctx context.Context, merchantID, key string, secret func(body []byte) bool) (context.Context, *Answer) {
-	a := &Answer{merchantID: merchantID, key: key, secret: secret}
-	return context.WithValue(ctx, answerKey{}, a), a
-}
-
-// AnswerFrom returns the Answer in ctx, or nil.
-func AnswerFrom(ctx context.Context) *Answer {
-	a, _ := ctx.Value(answerKey{}).(*Answer)
-	return a
-}
-
-// Expect records how the handler answers a successful result: status, and
-// the body render makes of the result.
-func (a *Answer) Expect(status int, render func(v any) ([]byte, error)) {
-	a.status, a.render = status, render
-}
-
-// For renders result as the answer; false when nothing is expected.
-func (a *Answer) For(result any) (KeyResponse, bool) {
-	if a == nil || a.render == nil {
-		return KeyResponse{}, false
-	}
-	body, err := a.render(result)
-	if err != nil || (a.secret != nil && a.secret(body)) {
-		return KeyResponse{}, false
-	}
-	return KeyResponse{MerchantID: a.merchantID, Key: a.key, Response: Response{Status: a.status, Body: body}}, true
-}
-
-// Committed records that r is in the database, written with the result.
-func (a *Answer) Committed(r KeyResponse) {
-	if a != nil {
-		a.written = &r.Response
+// Answered records that r is in the database, committed with the result.
+func (c *Call) Answered(r KeyResponse) {
+	if c != nil {
+		c.stored, c.hasStored = r.Response, true
 	}
 }
 
-// Written tells whether this answer is the one committed with the result.
-func (a *Answer) Written(status int, body []byte) bool {
-	return a != nil && a.written != nil && a.written.Status == status && string(a.written.Body) == string(body)
+// Stored is the answer committed with the result, if one was.
+func (c *Call) Stored() (Response, bool) {
+	if c == nil {
+		return Response{}, false
+	}
+	return c.stored, c.hasStored
+}
+
+// Created records that the transaction creating the request's object
+// committed the (unclaimed) key.
+func (c *Call) Created() {
+	if c != nil {
+		c.created = true
+	}
+}
+
+// KeyWritten tells whether the key's row is this request's: claimed
+// before the request ran, or inserted by its creating transaction.
+func (c *Call) KeyWritten() bool {
+	return c != nil && (!c.Record.Unclaimed || c.created)
 }

@@ -6,7 +6,6 @@ package payments
 import (
 	"time"
 
-	"github.com/paygate/paygate/internal/idempotency"
 	"github.com/paygate/paygate/internal/vault"
 )
 
@@ -95,11 +94,6 @@ type Payment struct {
 	AmountRefundPending int64  `json:"-"`
 	PendingAmount       int64  `json:"-"`
 	ResumeStatus        Status `json:"-"`
-	// Idempotency, on creation only, is the key of the request creating
-	// the payment; the store links the key to the payment in the same
-	// transaction, so that a retry finds the payment instead of making a
-	// second one.
-	Idempotency *idempotency.Record `json:"-"`
 	// While Status is RequiresAction: the SHA-256 of the single-use token
 	// in the customer's link, and when the link expires.
 	ActionTokenHash []byte     `json:"-"`

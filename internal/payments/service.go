@@ -33,7 +33,9 @@ var ErrNotFound = errors.New("payments: not found")
 // Store is the persistence the service needs. Every method that changes
 // state does so in one transaction, together with the events it is given.
 type Store interface {
-	CreatePayment(ctx context.Context, p *Payment, newMethod *Method, evs []events.Event) error
+	// CreatePayment writes the payment, with call's key when it has one
+	// (idempotency.ErrKeyTaken when another request has the key).
+	CreatePayment(ctx context.Context, p *Payment, newMethod *Method, evs []events.Event, call *idempotency.Call) error
 	Payment(ctx context.Context, scope tenant.Scope, id string) (*Payment, error)
 	Payments(ctx context.Context, scope tenant.Scope, q ListQuery) ([]*Payment, bool, error)
 	// UpdatePayment locks the payment, lets fn change it, and writes the
@@ -59,7 +61,7 @@ type Change struct {
 	Events    []events.Event
 	Ledger    []ledger.Transaction
 	// Answer, when set, is the request's answer, to store under its key
-	// in the same transaction (see idempotency.Answer).
+	// in the same transaction (idempotency.Call.AnswerFor).
 	Answer *idempotency.KeyResponse
 }
 
@@ -136,9 +138,10 @@ const LinkKeyPurpose = "customer link v1"
 // a payment waiting for its customer shows the customer's link, which the
 // database never holds (see customerLink).
 
-// Create makes a payment, and processes it at once with confirm.
-func (s *Service) Create(ctx context.Context, acct tenant.Account, in CreateParams) (*Payment, error) {
-	return s.withLink(s.create(ctx, acct, in))
+// Create makes a payment, and processes it at once with confirm. call,
+// when the request has an Idempotency-Key, is written with the payment.
+func (s *Service) Create(ctx context.Context, acct tenant.Account, in CreateParams, call *idempotency.Call) (*Payment, error) {
+	return s.withLink(s.create(ctx, acct, in, call))
 }
 
 // Get retrieves a payment.
@@ -163,18 +166,18 @@ func (s *Service) Update(ctx context.Context, acct tenant.Account, id string, in
 
 // Confirm processes a payment: authorize, and capture at once for
 // automatic capture.
-func (s *Service) Confirm(ctx context.Context, acct tenant.Account, id string, in ConfirmParams) (*Payment, error) {
-	return s.withLink(s.confirmRequest(ctx, acct, id, in))
+func (s *Service) Confirm(ctx context.Context, acct tenant.Account, id string, in ConfirmParams, call *idempotency.Call) (*Payment, error) {
+	return s.withLink(s.confirmRequest(ctx, acct, id, in, call))
 }
 
 // Capture settles an authorized payment, fully or partly.
-func (s *Service) Capture(ctx context.Context, acct tenant.Account, id string, in CaptureParams) (*Payment, error) {
-	return s.withLink(s.capture(ctx, acct, id, in))
+func (s *Service) Capture(ctx context.Context, acct tenant.Account, id string, in CaptureParams, call *idempotency.Call) (*Payment, error) {
+	return s.withLink(s.capture(ctx, acct, id, in, call))
 }
 
 // Cancel cancels a payment before capture (voiding an authorization).
-func (s *Service) Cancel(ctx context.Context, acct tenant.Account, id string, in CancelParams) (*Payment, error) {
-	return s.withLink(s.cancel(ctx, acct, id, in))
+func (s *Service) Cancel(ctx context.Context, acct tenant.Account, id string, in CancelParams, call *idempotency.Call) (*Payment, error) {
+	return s.withLink(s.cancel(ctx, acct, id, in, call))
 }
 
 // CompleteAction records what the customer did on the page behind a link,
@@ -240,7 +243,7 @@ type secrets struct {
 }
 
 // create creates a payment and, when asked, confirms it at once.
-func (s *Service) create(ctx context.Context, acct tenant.Account, in CreateParams) (*Payment, error) {
+func (s *Service) create(ctx context.Context, acct tenant.Account, in CreateParams, call *idempotency.Call) (*Payment, error) {
 	now := s.now()
 	if err := ValidateAmount(in.Amount, "amount"); err != nil {
 		return nil, err
@@ -286,15 +289,12 @@ func (s *Service) create(ctx context.Context, acct tenant.Account, in CreatePara
 	}
 	// A retry of a create that got as far as making the payment continues
 	// with that payment instead of making another.
-	if at := idempotency.From(ctx); at.ResourceID != "" {
-		p, err := s.get(ctx, acct, at.ResourceID)
+	if call != nil && call.ResourceID != "" {
+		p, err := s.get(ctx, acct, call.ResourceID)
 		if err != nil || !in.Confirm {
 			return p, err
 		}
-		return s.confirm(ctx, acct, p.ID, ConfirmParams{}, sec)
-	}
-	if at := idempotency.From(ctx); at.Record.Key != "" {
-		p.Idempotency = &at.Record
+		return s.confirm(ctx, acct, p.ID, ConfirmParams{}, sec, call)
 	}
 	var newMethod *Method
 	if in.PaymentMethod != nil {
@@ -318,7 +318,7 @@ func (s *Service) create(ctx context.Context, acct tenant.Account, in CreatePara
 		p.Status, p.PendingOperation, p.ResumeStatus = Processing, OpAuthorize, RequiresConfirmation
 		p.ConnectorReference = p.ID + ":" + OpAuthorize
 	}
-	if err := s.store.CreatePayment(ctx, p, newMethod, []events.Event{ev}); err != nil {
+	if err := s.store.CreatePayment(ctx, p, newMethod, []events.Event{ev}, call); err != nil {
 		return nil, err
 	}
 	s.logChange(ctx, p, "")
@@ -330,7 +330,7 @@ func (s *Service) create(ctx context.Context, acct tenant.Account, in CreatePara
 		return nil, err
 	}
 	s.fault(FaultAfterAuthorize)
-	return s.settle(ctx, acct, p, OpAuthorize, res, err)
+	return s.settle(ctx, acct, p, OpAuthorize, res, err, call)
 }
 
 // firstError is the first failed validation, in the order given.
@@ -507,7 +507,7 @@ func (s *Service) updateDetails(ctx context.Context, acct tenant.Account, id str
 
 // confirmRequest authorizes the payment at the connector, and captures it at once
 // when its capture method is automatic.
-func (s *Service) confirmRequest(ctx context.Context, acct tenant.Account, id string, in ConfirmParams) (*Payment, error) {
+func (s *Service) confirmRequest(ctx context.Context, acct tenant.Account, id string, in ConfirmParams, call *idempotency.Call) (*Payment, error) {
 	if err := validateReturnURL(in.ReturnURL); err != nil {
 		return nil, err
 	}
@@ -515,16 +515,16 @@ func (s *Service) confirmRequest(ctx context.Context, acct tenant.Account, id st
 	if in.PaymentMethod != nil && in.PaymentMethod.Inline != nil && in.PaymentMethod.Inline.Card != nil {
 		sec.cvc = in.PaymentMethod.Inline.Card.CVC
 	}
-	return s.confirm(ctx, acct, id, in, sec)
+	return s.confirm(ctx, acct, id, in, sec, call)
 }
 
-func (s *Service) confirm(ctx context.Context, acct tenant.Account, id string, in ConfirmParams, sec secrets) (*Payment, error) {
+func (s *Service) confirm(ctx context.Context, acct tenant.Account, id string, in ConfirmParams, sec secrets, call *idempotency.Call) (*Payment, error) {
 	now := s.now()
 	digits, err := validateMethodRef(in.PaymentMethod, true, now)
 	if err != nil {
 		return nil, err
 	}
-	if p, done, err := s.resume(ctx, acct, id, OpAuthorize, sec); done {
+	if p, done, err := s.resume(ctx, acct, id, OpAuthorize, sec, call); done {
 		return p, err
 	}
 	var method *Method
@@ -574,7 +574,7 @@ func (s *Service) confirm(ctx context.Context, acct tenant.Account, id string, i
 	}
 	s.fault(FaultAfterAuthorize)
 	// Phase 2: record the answer with its events.
-	return s.settle(ctx, acct, p, OpAuthorize, res, err)
+	return s.settle(ctx, acct, p, OpAuthorize, res, err, call)
 }
 
 var errOpenMethod = errors.New("payment method cannot be opened")
@@ -592,12 +592,12 @@ func (s *Service) authorize(ctx context.Context, p *Payment, sec secrets) (conne
 }
 
 // resume handles a retried request whose earlier attempt stopped part-way
-// (see idempotency.Attempt). When the payment is processing op, the
+// (call.Resumed). When the payment is processing op, the
 // operation is finished from the processor's record; when op already
 // happened, the payment is the answer. done is false when the request
 // should run as a new one.
-func (s *Service) resume(ctx context.Context, acct tenant.Account, id, op string, sec secrets) (p *Payment, done bool, err error) {
-	if !idempotency.From(ctx).Resumed {
+func (s *Service) resume(ctx context.Context, acct tenant.Account, id, op string, sec secrets, call *idempotency.Call) (p *Payment, done bool, err error) {
+	if call == nil || !call.Resumed {
 		return nil, false, nil
 	}
 	p, err = s.get(ctx, acct, id)
@@ -605,7 +605,7 @@ func (s *Service) resume(ctx context.Context, acct tenant.Account, id, op string
 		return nil, false, nil // the request itself reports it
 	}
 	if p.Status == Processing && p.PendingOperation == op {
-		p, err = s.recoverPayment(ctx, acct, p, sec)
+		p, err = s.recoverPayment(ctx, acct, p, sec, call)
 		return p, true, err
 	}
 	switch op {
@@ -627,12 +627,12 @@ func (s *Service) resume(ctx context.Context, acct tenant.Account, id, op string
 // as one operation however often it arrives. A re-sent authorization
 // carries the CVC only when the retried request brought one: paygate never
 // stores it.
-func (s *Service) recoverPayment(ctx context.Context, acct tenant.Account, p *Payment, sec secrets) (*Payment, error) {
+func (s *Service) recoverPayment(ctx context.Context, acct tenant.Account, p *Payment, sec secrets, call *idempotency.Call) (*Payment, error) {
 	op := p.PendingOperation
 	res, err := s.connector.Lookup(ctx, p.ConnectorReference)
 	if err == nil {
 		s.log.InfoContext(ctx, "payment recovered from the processor's record", "payment_id", p.ID, "operation", op)
-		return s.finish(ctx, acct, p.ID, op, res)
+		return s.finish(ctx, acct, p.ID, op, res, call)
 	}
 	if !errors.Is(err, connectors.ErrNotFound) {
 		s.log.WarnContext(ctx, "payment recovery: processor lookup failed", "payment_id", p.ID, "operation", op, "error", err.Error())
@@ -653,7 +653,7 @@ func (s *Service) recoverPayment(ctx context.Context, acct tenant.Account, p *Pa
 	default:
 		return nil, fmt.Errorf("payment %s: unknown pending operation %q", p.ID, op)
 	}
-	return s.settle(ctx, acct, p, op, res, err)
+	return s.settle(ctx, acct, p, op, res, err, call)
 }
 
 // RecoverStale finishes payments of every merchant that have been
@@ -667,7 +667,7 @@ func (s *Service) RecoverStale(ctx context.Context, cutoff time.Time) (int, erro
 	}
 	n := 0
 	for _, p := range ps {
-		q, err := s.recoverPayment(ctx, tenant.Of(p.MerchantID, p.Livemode).Acting(), p, secrets{})
+		q, err := s.recoverPayment(ctx, tenant.Of(p.MerchantID, p.Livemode).Acting(), p, secrets{}, nil)
 		if err != nil {
 			s.log.WarnContext(ctx, "payment recovery failed", "payment_id", p.ID, "error", err.Error())
 			continue
@@ -704,17 +704,17 @@ func (s *Service) openMethod(m *Method, sec secrets) (connectors.Method, error) 
 // settle records the connector's answer to op. When the call failed the
 // outcome is unknown: the payment stays processing, with its reference,
 // until the connector is asked again; it is never marked failed on a guess.
-func (s *Service) settle(ctx context.Context, acct tenant.Account, p *Payment, op string, res connectors.Result, err error) (*Payment, error) {
+func (s *Service) settle(ctx context.Context, acct tenant.Account, p *Payment, op string, res connectors.Result, err error, call *idempotency.Call) (*Payment, error) {
 	if err != nil {
 		s.log.WarnContext(ctx, "connector outcome unknown", "payment_id", p.ID, "operation", op, "error", err.Error())
 		return p, nil
 	}
-	return s.finish(ctx, acct, p.ID, op, res)
+	return s.finish(ctx, acct, p.ID, op, res, call)
 }
 
 // finish records a connector's answer to the operation in flight. It is
 // idempotent: when the payment no longer waits for op, nothing changes.
-func (s *Service) finish(ctx context.Context, acct tenant.Account, id, op string, res connectors.Result) (*Payment, error) {
+func (s *Service) finish(ctx context.Context, acct tenant.Account, id, op string, res connectors.Result, call *idempotency.Call) (*Payment, error) {
 	// The processor has acted: record it even if the client has gone.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
@@ -726,7 +726,7 @@ func (s *Service) finish(ctx context.Context, acct tenant.Account, id, op string
 	// answers, unless the operation failed: its answer goes in the same
 	// commit.
 	withAnswer := func(p *Payment, ch Change) Change {
-		if a, ok := idempotency.AnswerFrom(ctx).For(p); ok && opErr == nil {
+		if a, ok := call.AnswerFor(p); ok && opErr == nil {
 			ch.Answer, answer = &a, &a
 		}
 		return ch
@@ -763,7 +763,7 @@ func (s *Service) finish(ctx context.Context, acct tenant.Account, id, op string
 		return nil, err
 	}
 	if answer != nil {
-		idempotency.AnswerFrom(ctx).Committed(*answer)
+		call.Answered(*answer)
 	}
 	if p.Status != before {
 		s.logChange(ctx, p, before)
@@ -902,7 +902,7 @@ func (s *Service) completeCustomerAction(ctx context.Context, token string, appr
 	s.logChange(ctx, p, before)
 	res, err := s.completeAction(ctx, p)
 	s.fault(FaultAfterAuthorize)
-	return s.settle(ctx, acct, p, OpAuthorize, res, err)
+	return s.settle(ctx, acct, p, OpAuthorize, res, err, nil)
 }
 
 func (s *Service) completeAction(ctx context.Context, p *Payment) (connectors.Result, error) {
@@ -945,13 +945,13 @@ func (s *Service) ExpireActions(ctx context.Context, now time.Time) (int, error)
 }
 
 // capture settles an authorized payment, fully or partly.
-func (s *Service) capture(ctx context.Context, acct tenant.Account, id string, in CaptureParams) (*Payment, error) {
+func (s *Service) capture(ctx context.Context, acct tenant.Account, id string, in CaptureParams, call *idempotency.Call) (*Payment, error) {
 	if in.Amount != nil {
 		if err := ValidateAmount(in.Amount, "amount"); err != nil {
 			return nil, err
 		}
 	}
-	if p, done, err := s.resume(ctx, acct, id, OpCapture, secrets{}); done {
+	if p, done, err := s.resume(ctx, acct, id, OpCapture, secrets{}, call); done {
 		return p, err
 	}
 	now := s.now()
@@ -979,15 +979,15 @@ func (s *Service) capture(ctx context.Context, acct tenant.Account, id string, i
 	s.logChange(ctx, p, before)
 	res, err := s.connector.Capture(ctx, connectors.CaptureRequest{Reference: p.ConnectorReference, ProcessorID: p.ProcessorID, Amount: p.PendingAmount, Currency: p.Currency})
 	s.fault(FaultAfterCapture)
-	return s.settle(ctx, acct, p, OpCapture, res, err)
+	return s.settle(ctx, acct, p, OpCapture, res, err, call)
 }
 
 // cancel cancels a payment before capture, voiding its authorization.
-func (s *Service) cancel(ctx context.Context, acct tenant.Account, id string, in CancelParams) (*Payment, error) {
+func (s *Service) cancel(ctx context.Context, acct tenant.Account, id string, in CancelParams, call *idempotency.Call) (*Payment, error) {
 	if err := validateCancellationReason(in.CancellationReason); err != nil {
 		return nil, err
 	}
-	if p, done, err := s.resume(ctx, acct, id, OpVoid, secrets{}); done {
+	if p, done, err := s.resume(ctx, acct, id, OpVoid, secrets{}, call); done {
 		return p, err
 	}
 	now := s.now()
@@ -1021,7 +1021,7 @@ func (s *Service) cancel(ctx context.Context, acct tenant.Account, id string, in
 		return p, nil
 	}
 	res, err := s.connector.Void(ctx, connectors.VoidRequest{Reference: p.ConnectorReference, ProcessorID: p.ProcessorID})
-	return s.settle(ctx, acct, p, OpVoid, res, err)
+	return s.settle(ctx, acct, p, OpVoid, res, err, call)
 }
 
 // logChange writes the one log line of a state change, with the business

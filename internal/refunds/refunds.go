@@ -49,8 +49,6 @@ type Refund struct {
 
 	MerchantID  string `json:"-"`
 	ProcessorID string `json:"-"`
-	// Idempotency, on creation only: see payments.Payment.
-	Idempotency *idempotency.Record `json:"-"`
 }
 
 // CreateParams is the body of POST /v1/refunds.
@@ -83,7 +81,7 @@ var ErrNotFound = errors.New("refunds: not found")
 type Store interface {
 	// BeginRefund locks the payment, lets fn build the refund and change
 	// the payment's amounts, and writes it all in one transaction.
-	BeginRefund(ctx context.Context, scope tenant.Scope, paymentID string, fn func(p *payments.Payment) (*Refund, Writes, error)) (*Refund, error)
+	BeginRefund(ctx context.Context, scope tenant.Scope, paymentID string, call *idempotency.Call, fn func(p *payments.Payment) (*Refund, Writes, error)) (*Refund, error)
 	// FinishRefund locks the refund's payment, lets fn settle the refund,
 	// and writes both with fn's writes.
 	FinishRefund(ctx context.Context, scope tenant.Scope, refundID string, fn func(r *Refund, p *payments.Payment) (Writes, error)) (*Refund, error)
@@ -116,7 +114,7 @@ func NewService(store Store, connector connectors.Connector, log *slog.Logger) *
 var validReasons = map[string]bool{"duplicate": true, "fraudulent": true, "requested_by_customer": true}
 
 // Create refunds all that remains of a payment, or amount of it.
-func (s *Service) Create(ctx context.Context, acct tenant.Account, in CreateParams) (*Refund, error) {
+func (s *Service) Create(ctx context.Context, acct tenant.Account, in CreateParams, call *idempotency.Call) (*Refund, error) {
 	if in.PaymentID == nil || *in.PaymentID == "" {
 		return nil, apierror.Missing("payment_id")
 	}
@@ -133,8 +131,8 @@ func (s *Service) Create(ctx context.Context, acct tenant.Account, in CreatePara
 	}
 	// A retry of a request that got as far as making the refund finishes
 	// that refund instead of making another.
-	if at := idempotency.From(ctx); at.ResourceID != "" {
-		r, err := s.Get(ctx, acct, at.ResourceID)
+	if call != nil && call.ResourceID != "" {
+		r, err := s.Get(ctx, acct, call.ResourceID)
 		if err != nil || r.Status != Pending {
 			return r, err
 		}
@@ -142,7 +140,7 @@ func (s *Service) Create(ctx context.Context, acct tenant.Account, in CreatePara
 	}
 	now := clock.Now()
 	var authorization string // the payment's id at the processor
-	r, err := s.store.BeginRefund(ctx, acct.Scope, *in.PaymentID, func(p *payments.Payment) (*Refund, Writes, error) {
+	r, err := s.store.BeginRefund(ctx, acct.Scope, *in.PaymentID, call, func(p *payments.Payment) (*Refund, Writes, error) {
 		if p.Status != payments.Succeeded {
 			return nil, Writes{}, apierror.UnexpectedState("You cannot refund a payment with status %s; only a succeeded (captured) one.", p.Status)
 		}
@@ -160,9 +158,6 @@ func (s *Service) Create(ctx context.Context, acct tenant.Account, in CreatePara
 		}
 		r := &Refund{ID: ids.New(ids.Refund), Object: "refund", Amount: amount, Currency: p.Currency, PaymentID: p.ID,
 			Status: Pending, Metadata: map[string]string{}, Livemode: p.Livemode, CreatedAt: now, UpdatedAt: now, MerchantID: p.MerchantID,
-		}
-		if at := idempotency.From(ctx); at.Record.Key != "" {
-			r.Idempotency = &at.Record
 		}
 		if in.Reason != nil {
 			r.Reason = *in.Reason

@@ -176,18 +176,17 @@ func keyArgs(rec *idempotency.Record, resourceID string) []any {
 }
 
 // keyResult reports, for an unclaimed key, what the creating transaction's
-// result means: committed, the key is in; a unique violation on the key,
-// another request has it (idempotency.ErrKeyTaken).
-func (db *DB) keyResult(ctx context.Context, rec *idempotency.Record, err error) error {
-	if rec == nil || !rec.Unclaimed {
+// result means: committed, the key is in (call.Created); a unique
+// violation on the key, another request has it (idempotency.ErrKeyTaken).
+func (db *DB) keyResult(call *idempotency.Call, err error) error {
+	if rec := call.Key(); rec == nil || !rec.Unclaimed {
 		return err
 	}
 	if err == nil {
-		idempotency.MarkInserted(ctx)
+		call.Created()
 		return nil
 	}
 	if db.uniqueViolation(err, "idempotency_keys") {
-		idempotency.MarkTaken(ctx)
 		return idempotency.ErrKeyTaken
 	}
 	return err

@@ -125,7 +125,7 @@ func nullString(s string) any {
 }
 
 // CreatePayment implements payments.Store.
-func (db *DB) CreatePayment(ctx context.Context, p *payments.Payment, newMethod *payments.Method, evs []events.Event) error {
+func (db *DB) CreatePayment(ctx context.Context, p *payments.Payment, newMethod *payments.Method, evs []events.Event, call *idempotency.Call) error {
 	md, err := metadataJSON(p.Metadata)
 	if err != nil {
 		return err
@@ -148,12 +148,12 @@ func (db *DB) CreatePayment(ctx context.Context, p *payments.Payment, newMethod 
 		if err != nil {
 			return fmt.Errorf("insert payment: %w", err)
 		}
-		if err := linkIdempotencyKey(ctx, tx, p.Idempotency, p.ID); err != nil {
+		if err := linkIdempotencyKey(ctx, tx, call.Key(), p.ID); err != nil {
 			return err
 		}
 		return db.insertWrites(ctx, tx, evs, nil)
 	}
-	return db.keyResult(ctx, p.Idempotency, db.writer.Write(ctx, nil, write)) // PostgreSQL: one round trip
+	return db.keyResult(call, db.writer.Write(ctx, nil, write)) // PostgreSQL: one round trip
 }
 
 // Payment implements payments.Store.

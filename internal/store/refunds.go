@@ -49,10 +49,9 @@ func writeRefundAmounts(ctx context.Context, q sqldb.Execer, p *payments.Payment
 
 // BeginRefund implements refunds.Store. Like a payment's change, it is two
 // round trips on PostgreSQL: the payment's lock, then the writes.
-func (db *DB) BeginRefund(ctx context.Context, scope tenant.Scope, paymentID string, fn func(p *payments.Payment) (*refunds.Refund, refunds.Writes, error)) (*refunds.Refund, error) {
+func (db *DB) BeginRefund(ctx context.Context, scope tenant.Scope, paymentID string, call *idempotency.Call, fn func(p *payments.Payment) (*refunds.Refund, refunds.Writes, error)) (*refunds.Refund, error) {
 	var p *payments.Payment
 	var out *refunds.Refund
-	var rec *idempotency.Record
 	err := db.writer.Write(ctx, []sqldb.Read{db.lockPayment(scope, paymentID, &p, refunds.ErrNotFound)}, func(q sqldb.Execer) error {
 		r, w, err := fn(p)
 		if err != nil {
@@ -69,8 +68,7 @@ func (db *DB) BeginRefund(ctx context.Context, scope tenant.Scope, paymentID str
 			r.Livemode, r.CreatedAt, r.UpdatedAt); err != nil {
 			return fmt.Errorf("insert refund: %w", err)
 		}
-		rec = r.Idempotency
-		if err := linkIdempotencyKey(ctx, q, r.Idempotency, r.ID); err != nil {
+		if err := linkIdempotencyKey(ctx, q, call.Key(), r.ID); err != nil {
 			return err
 		}
 		if err := writeRefundAmounts(ctx, q, p); err != nil {
@@ -79,7 +77,7 @@ func (db *DB) BeginRefund(ctx context.Context, scope tenant.Scope, paymentID str
 		out = r
 		return db.insertWrites(ctx, q, w.Events, w.Ledger)
 	})
-	if err = db.keyResult(ctx, rec, err); err != nil {
+	if err = db.keyResult(call, err); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -66,10 +66,10 @@ func TestStoreTenancy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := db.CreatePayment(ctx, p, pm, []events.Event{payEv}); err != nil {
+		if err := db.CreatePayment(ctx, p, pm, []events.Event{payEv}, nil); err != nil {
 			t.Fatal(err)
 		}
-		ref, err := db.BeginRefund(ctx, tenant.Scope{MerchantID: a.ID}, p.ID, func(p *payments.Payment) (*refunds.Refund, refunds.Writes, error) {
+		ref, err := db.BeginRefund(ctx, tenant.Scope{MerchantID: a.ID}, p.ID, nil, func(p *payments.Payment) (*refunds.Refund, refunds.Writes, error) {
 			r := &refunds.Refund{ID: ids.New(ids.Refund), Object: "refund", Amount: 200, Currency: p.Currency, PaymentID: p.ID,
 				Status: refunds.Pending, Metadata: map[string]string{}, CreatedAt: now, UpdatedAt: now, MerchantID: a.ID}
 			p.AmountRefundPending += r.Amount
@@ -146,7 +146,7 @@ func TestStoreTenancy(t *testing.T) {
 			},
 			"Method": func(s tenant.Scope) error { return notFound(db.Method(ctx, s, pm.ID)) },
 			"BeginRefund": func(s tenant.Scope) error {
-				return notFound(db.BeginRefund(ctx, s, p.ID, func(p *payments.Payment) (*refunds.Refund, refunds.Writes, error) {
+				return notFound(db.BeginRefund(ctx, s, p.ID, nil, func(p *payments.Payment) (*refunds.Refund, refunds.Writes, error) {
 					return nil, refunds.Writes{}, errCalled
 				}))
 			},
