@@ -55,7 +55,8 @@ func startServer(t *testing.T, backend string) *server {
 	pay := payments.NewService(db, sb, keys, log)
 	refs := refunds.NewService(db, sb, log)
 	hooks := webhooks.NewService(db, keys, false)
-	handler = httpapi.NewServer(log, httpapi.Config{OpenAPI: doc, Sealer: keys, Hasher: idempotency.NewHasher(keys.DeriveKey(idempotency.HasherPurpose))}, pay, refs, hooks, db, db, db, db, db)
+	handler = httpapi.NewServer(log, httpapi.Config{OpenAPI: doc, Sealer: keys, Hasher: idempotency.NewHasher(keys.DeriveKey(idempotency.HasherPurpose))},
+		httpapi.Deps{Payments: pay, Refunds: refs, Webhooks: hooks, Accounts: db, Keys: db, Ledger: db, Events: db, DB: db})
 
 	now := clock.Now()
 	m := merchants.NewMerchant("Load test", false, now)

@@ -293,7 +293,7 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 		Hasher:  idempotency.NewHasher(keyring.DeriveKey(idempotency.HasherPurpose)),
 		Metrics: m, Exporter: exporter, MetricsToken: cfg.MetricsToken, TrustedProxies: cfg.TrustedProxies,
 		HSTS: strings.HasPrefix(cfg.PublicURL, "https://")},
-		pay, refs, hooks, db, db, db, db, db)
+		httpapi.Deps{Payments: pay, Refunds: refs, Webhooks: hooks, Accounts: db, Keys: db, Ledger: db, Events: db, DB: db})
 
 	log.Info("paygate starting", "database", db.Backend(), "connector", connector.Name(), "remote_sandbox", cfg.SandboxURL != "")
 	jobs, stopJobs := context.WithCancel(context.WithoutCancel(ctx))

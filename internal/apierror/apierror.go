@@ -122,3 +122,13 @@ func jsonTypeName(k reflect.Kind) string {
 	}
 	return k.String()
 }
+
+// Truncate shortens what a client sent, or another long text, for quoting
+// in a message: at most n bytes of s, on a character boundary, and "…"
+// when it was cut.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}

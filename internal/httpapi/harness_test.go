@@ -98,7 +98,7 @@ func startWith(t *testing.T, backend string, opt options) *harness {
 	}
 	handler = httpapi.NewServer(log, httpapi.Config{AdminToken: adminToken, OpenAPI: doc, Lease: opt.lease, Limiter: opt.limiter, Sealer: keys,
 		Hasher: idempotency.NewHasher(keys.DeriveKey(idempotency.HasherPurpose))},
-		pay, refs, hooks, db, idem, db, db, db)
+		httpapi.Deps{Payments: pay, Refunds: refs, Webhooks: hooks, Accounts: db, Keys: idem, Ledger: db, Events: db, DB: db})
 	h := &harness{t: t, url: srv.URL, db: db, logs: logs, spec: newOpenAPIChecker(t), sandbox: sb, pay: pay, refs: refs, keys: keys}
 	t.Cleanup(h.assertNoCardData)
 	var m map[string]any

@@ -144,7 +144,7 @@ func parseList(v url.Values, idPrefix string, filter func(name, val string) (boo
 				return p, err
 			}
 			if !known {
-				return p, apierror.Invalid("parameter_unknown", name, "Received unknown parameter: %s.", truncate(name, 40))
+				return p, apierror.Invalid("parameter_unknown", name, "Received unknown parameter: %s.", apierror.Truncate(name, 40))
 			}
 		}
 	}
@@ -171,7 +171,7 @@ func parsePaymentList(v url.Values) (payments.ListQuery, error) {
 		switch name {
 		case "status":
 			if !payments.Status(val).Valid() {
-				return true, apierror.Invalid("parameter_invalid", "status", "status %q is not a payment status.", truncate(val, 40))
+				return true, apierror.Invalid("parameter_invalid", "status", "status %q is not a payment status.", apierror.Truncate(val, 40))
 			}
 			q.Status = payments.Status(val)
 		case "created_gte", "created_lte":
@@ -199,11 +199,4 @@ func parseTime(s string) (time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	return t.UTC(), err
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

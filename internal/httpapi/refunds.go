@@ -59,7 +59,7 @@ type balance struct {
 func handleBalance(log *slog.Logger, books LedgerReader) http.Handler {
 	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		for name := range r.URL.Query() {
-			return apierror.Invalid("parameter_unknown", name, "Received unknown parameter: %s.", truncate(name, 40))
+			return apierror.Invalid("parameter_unknown", name, "Received unknown parameter: %s.", apierror.Truncate(name, 40))
 		}
 		sums, err := books.LedgerSums(r.Context(), accountFrom(r.Context()).Scope)
 		if err != nil {

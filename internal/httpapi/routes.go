@@ -5,14 +5,11 @@ import (
 	"net/http"
 
 	"github.com/paygate/paygate/internal/docsui"
-	"github.com/paygate/paygate/internal/payments"
-	"github.com/paygate/paygate/internal/refunds"
-	"github.com/paygate/paygate/internal/webhooks"
 )
 
 // addRoutes lists every route of the API.
-func addRoutes(mux *http.ServeMux, log *slog.Logger, cfg Config, pay *payments.Service, refs *refunds.Service, hooks *webhooks.Service,
-	accounts Accounts, idem IdempotencyStore, books LedgerReader, evs EventStore, db Pinger) {
+func addRoutes(mux *http.ServeMux, log *slog.Logger, cfg Config, d Deps) {
+	pay, refs, hooks, accounts, books, evs := d.Payments, d.Refunds, d.Webhooks, d.Accounts, d.Ledger, d.Events
 	merchant := func(h http.Handler) http.Handler { return requireMerchant(log, accounts, cfg.Limiter, h) }
 	attempt := func(h http.Handler) http.Handler { return limitAttempts(log, cfg.Limiter, h) }
 	admin := func(h http.Handler) http.Handler { return requireAdmin(log, cfg.AdminToken, h) }
@@ -21,7 +18,7 @@ func addRoutes(mux *http.ServeMux, log *slog.Logger, cfg Config, pay *payments.S
 	// always, a payment's customer link when it has one. A create's key is
 	// written by the transaction that creates the object (one commit fewer
 	// on the hottest calls).
-	keys := keyed{log: log, store: idem, lease: cfg.Lease, hasher: cfg.Hasher}
+	keys := keyed{log: log, store: d.Keys, lease: cfg.Lease, hasher: cfg.Hasher}
 	plain := keys
 	payment := keys.sealed(answerSealing{sealer: cfg.Sealer, when: showsCustomerLink})
 	secret := keys.sealed(answerSealing{sealer: cfg.Sealer, always: true})
@@ -62,7 +59,7 @@ func addRoutes(mux *http.ServeMux, log *slog.Logger, cfg Config, pay *payments.S
 	mux.Handle("GET /v1/audit_events", admin(handleAuditList(log, accounts)))
 
 	mux.Handle("GET /healthz", handleHealthz())
-	mux.Handle("GET /readyz", handleReadyz(log, db))
+	mux.Handle("GET /readyz", handleReadyz(log, d.DB))
 	mux.Handle("GET /openapi.json", handleOpenAPI(cfg.OpenAPI))
 	mux.Handle("GET /metrics", handleMetrics(cfg.Exporter, cfg.MetricsToken))
 

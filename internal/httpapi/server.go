@@ -63,9 +63,21 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// Deps are the services and stores the API calls. One database usually
+// serves as all of Accounts, Keys, Ledger, Events and DB.
+type Deps struct {
+	Payments *payments.Service
+	Refunds  *refunds.Service
+	Webhooks *webhooks.Service
+	Accounts Accounts         // merchants, API keys, the audit log
+	Keys     IdempotencyStore // Idempotency-Key records and their answers
+	Ledger   LedgerReader     // balances
+	Events   EventStore       // the event log
+	DB       Pinger           // readiness
+}
+
 // NewServer returns the API's root handler.
-func NewServer(log *slog.Logger, cfg Config, pay *payments.Service, refs *refunds.Service, hooks *webhooks.Service,
-	accounts Accounts, keys IdempotencyStore, books LedgerReader, evs EventStore, db Pinger) http.Handler {
+func NewServer(log *slog.Logger, cfg Config, deps Deps) http.Handler {
 	if cfg.Lease <= 0 {
 		cfg.Lease = 30 * time.Second
 	}
@@ -76,7 +88,7 @@ func NewServer(log *slog.Logger, cfg Config, pay *payments.Service, refs *refund
 		cfg.Limiter = noLimits{}
 	}
 	mux := http.NewServeMux()
-	addRoutes(mux, log, cfg, pay, refs, hooks, accounts, keys, books, evs, db)
+	addRoutes(mux, log, cfg, deps)
 	var h http.Handler = mux
 	h = jsonErrorsForMux(mux, log, h)
 	h = limitAddresses(log, cfg.Limiter, h)

@@ -32,7 +32,9 @@ func TestDatabaseDown(t *testing.T) {
 	sb := sandbox.New("http://x")
 	pay := payments.NewService(db, sb, keys, log)
 	srv := httptest.NewServer(httpapi.NewServer(log, httpapi.Config{AdminToken: adminToken, OpenAPI: []byte("{}"),
-		Hasher: idempotency.NewHasher(keys.DeriveKey(idempotency.HasherPurpose))}, pay, refunds.NewService(db, sb, log), webhooks.NewService(db, keys, false), db, db, db, db, db))
+		Hasher: idempotency.NewHasher(keys.DeriveKey(idempotency.HasherPurpose))},
+		httpapi.Deps{Payments: pay, Refunds: refunds.NewService(db, sb, log), Webhooks: webhooks.NewService(db, keys, false),
+			Accounts: db, Keys: db, Ledger: db, Events: db, DB: db}))
 	defer srv.Close()
 	for _, path := range []string{"/readyz", "/v1/payments"} {
 		req, _ := http.NewRequest("GET", srv.URL+path, nil)

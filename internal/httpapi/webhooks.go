@@ -38,7 +38,7 @@ func handleEventList(log *slog.Logger, st EventStore) http.Handler {
 			return err
 		}
 		if q.Type != "" && !slices.Contains(events.Types(), q.Type) {
-			return apierror.Invalid("parameter_invalid", "type", "%q is not an event type.", truncate(q.Type, 60))
+			return apierror.Invalid("parameter_invalid", "type", "%q is not an event type.", apierror.Truncate(q.Type, 60))
 		}
 		q.Limit, q.StartingAfter, q.EndingBefore = pg.Limit, pg.StartingAfter, pg.EndingBefore
 		evs, more, err := st.Events(r.Context(), accountFrom(r.Context()).Scope, q)

@@ -202,8 +202,8 @@ type Call struct {
 	// render is how the request answers a result: its status and body.
 	// secret tells which answers show a secret (stored sealed, by the HTTP
 	// layer, never with the result).
-	render func(result any) (Response, error)
-	secret func(body []byte) bool
+	render             func(result any) (Response, error)
+	secret             func(body []byte) bool
 	created, hasStored bool
 	stored             Response
 }

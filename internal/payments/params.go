@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/url"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -222,7 +221,7 @@ func validateCurrency(c *string) (string, error) {
 	}
 	cur, ok := currency.Lookup(*c)
 	if !ok {
-		return "", apierror.Invalid("currency_invalid", "currency", "Invalid currency: %q is not a supported ISO 4217 code.", truncate(*c, 10))
+		return "", apierror.Invalid("currency_invalid", "currency", "Invalid currency: %q is not a supported ISO 4217 code.", apierror.Truncate(*c, 10))
 	}
 	return cur.Code, nil
 }
@@ -296,13 +295,6 @@ func validateCancellationReason(r *string) error {
 		return apierror.Invalid("parameter_invalid", "cancellation_reason", "cancellation_reason must be one of duplicate, fraudulent, requested_by_customer, abandoned.")
 	}
 	return nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "") + "…"
 }
 
 // mergeMetadata applies a PATCH: keys set to "" are removed.

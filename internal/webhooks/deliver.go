@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/paygate/paygate/internal/apierror"
 	"github.com/paygate/paygate/internal/events"
 	"github.com/paygate/paygate/internal/ids"
 	"github.com/paygate/paygate/internal/netguard"
@@ -139,7 +140,7 @@ func (w *Worker) deliver(ctx context.Context, d Due) {
 		// error's text, which can name internal addresses (what the host
 		// resolved to, the resolver, the local socket). The detail is logged
 		// below, for the operator.
-		a.Error = truncate(publicError(err), 500)
+		a.Error = apierror.Truncate(publicError(err), 500)
 		detail = err.Error()
 		r = w.retry(d, start)
 	}

@@ -192,7 +192,7 @@ func validTypes(types []string) ([]string, error) {
 	out := []string{}
 	for i, t := range types {
 		if t != "*" && !slices.Contains(events.Types(), t) {
-			return nil, apierror.Invalid("parameter_invalid", fmt.Sprintf("enabled_events[%d]", i), "%q is not an event type; see the API reference for the list, or use \"*\".", truncate(t, 60))
+			return nil, apierror.Invalid("parameter_invalid", fmt.Sprintf("enabled_events[%d]", i), "%q is not an event type; see the API reference for the list, or use \"*\".", apierror.Truncate(t, 60))
 		}
 		if !slices.Contains(out, t) {
 			out = append(out, t)
@@ -206,13 +206,6 @@ func validDescription(d *string) error {
 		return apierror.Invalid("parameter_invalid", "description", "description must be at most 500 characters.")
 	}
 	return nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // Create adds an endpoint; its secret is in this answer only.

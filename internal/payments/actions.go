@@ -1,0 +1,359 @@
+package payments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/paygate/paygate/internal/apierror"
+	"github.com/paygate/paygate/internal/connectors"
+	"github.com/paygate/paygate/internal/events"
+	"github.com/paygate/paygate/internal/idempotency"
+	"github.com/paygate/paygate/internal/ids"
+	"github.com/paygate/paygate/internal/tenant"
+)
+
+// The actions a request asks of a payment: create, update, confirm,
+// capture and cancel, each run as database phases around a connector call.
+
+// create creates a payment and, when asked, confirms it at once.
+func (s *Service) create(ctx context.Context, acct tenant.Account, in CreateParams, call *idempotency.Call) (*Payment, error) {
+	now := s.now()
+	if err := ValidateAmount(in.Amount, "amount"); err != nil {
+		return nil, err
+	}
+	cur, err := validateCurrency(in.Currency)
+	if err != nil {
+		return nil, err
+	}
+	if err := firstError(validateCaptureMethod(in.CaptureMethod), validateDescription(in.Description),
+		ValidateMetadata(in.Metadata), validateReturnURL(in.ReturnURL)); err != nil {
+		return nil, err
+	}
+	digits, err := validateMethodRef(in.PaymentMethod, in.Confirm, now)
+	if err != nil {
+		return nil, err
+	}
+	if in.Confirm && in.PaymentMethod == nil {
+		return nil, apierror.Missing("payment_method")
+	}
+	p := &Payment{
+		ID: ids.New(ids.Payment), Object: "payment", Amount: *in.Amount, Currency: cur,
+		Status: RequiresPaymentMethod, CaptureMethod: CaptureAutomatic, Metadata: map[string]string{},
+		Connector: s.connector.Name(), Livemode: acct.Livemode, CreatedAt: now, UpdatedAt: now,
+		MerchantID: acct.MerchantID,
+	}
+	if in.CaptureMethod != nil {
+		p.CaptureMethod = *in.CaptureMethod
+	}
+	if in.Description != nil {
+		p.Description = *in.Description
+	}
+	for k, v := range in.Metadata {
+		if v != "" {
+			p.Metadata[k] = v
+		}
+	}
+	if in.ReturnURL != nil {
+		p.ReturnURL = *in.ReturnURL
+	}
+	var sec secrets
+	if in.PaymentMethod != nil && in.PaymentMethod.Inline != nil && in.PaymentMethod.Inline.Card != nil {
+		sec.cvc = in.PaymentMethod.Inline.Card.CVC
+	}
+	// A retry of a create that got as far as making the payment continues
+	// with that payment instead of making another.
+	if call != nil && call.ResourceID != "" {
+		p, err := s.get(ctx, acct, call.ResourceID)
+		if err != nil || !in.Confirm {
+			return p, err
+		}
+		return s.confirm(ctx, acct, p.ID, ConfirmParams{}, sec, call)
+	}
+	var newMethod *Method
+	if in.PaymentMethod != nil {
+		m, isNew, err := s.resolveMethod(ctx, acct, in.PaymentMethod, digits, now)
+		if err != nil {
+			return nil, err
+		}
+		if isNew {
+			newMethod = m
+		}
+		p.PaymentMethod, p.PaymentMethodID, p.Status = m, m.ID, RequiresConfirmation
+	}
+	ev, err := events.New(p.MerchantID, events.PaymentCreated, p.ID, p.Livemode, p, now)
+	if err != nil {
+		return nil, err
+	}
+	if in.Confirm {
+		// Created and claimed for processing in one transaction: the
+		// event shows the payment as created, the row as in flight. This
+		// is phase 1 of confirm, a commit saved on the most common call.
+		begin(p, OpAuthorize, operationRef(p.ID, OpAuthorize), now)
+	}
+	if err := s.store.CreatePayment(ctx, p, newMethod, []events.Event{ev}, call); err != nil {
+		return nil, err
+	}
+	s.logChange(ctx, p, "")
+	if !in.Confirm {
+		return p, nil
+	}
+	res, err := s.authorize(ctx, p, sec)
+	if errors.Is(err, errOpenMethod) {
+		return nil, err
+	}
+	s.fault(FaultAfterAuthorize)
+	return s.settle(ctx, acct, p, OpAuthorize, res, err, call)
+}
+
+// get retrieves a payment as stored.
+func (s *Service) get(ctx context.Context, acct tenant.Account, id string) (*Payment, error) {
+	p, err := s.store.Payment(ctx, acct.Scope, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, apierror.NotFound("payment", id)
+	}
+	return p, err
+}
+
+// update runs fn on the locked payment and maps a missing payment to a 404.
+func (s *Service) update(ctx context.Context, acct tenant.Account, id string, fn func(p *Payment) (Change, error)) (*Payment, error) {
+	p, err := s.store.UpdatePayment(ctx, acct.Scope, id, fn)
+	if errors.Is(err, ErrNotFound) {
+		return nil, apierror.NotFound("payment", id)
+	}
+	return p, err
+}
+
+// updateDetails changes a payment's details; the amount, currency, method
+// and capture method only before confirmation.
+func (s *Service) updateDetails(ctx context.Context, acct tenant.Account, id string, in UpdateParams) (*Payment, error) {
+	now := s.now()
+	var cur string
+	var err error
+	if in.Amount != nil {
+		if err := ValidateAmount(in.Amount, "amount"); err != nil {
+			return nil, err
+		}
+	}
+	if in.Currency != nil {
+		if cur, err = validateCurrency(in.Currency); err != nil {
+			return nil, err
+		}
+	}
+	if err := firstError(validateCaptureMethod(in.CaptureMethod), validateDescription(in.Description), ValidateMetadata(in.Metadata)); err != nil {
+		return nil, err
+	}
+	digits, err := validateMethodRef(in.PaymentMethod, false, now)
+	if err != nil {
+		return nil, err
+	}
+	var method *Method
+	var isNew bool
+	if in.PaymentMethod != nil {
+		if method, isNew, err = s.resolveMethod(ctx, acct, in.PaymentMethod, digits, now); err != nil {
+			return nil, err
+		}
+	}
+	before := Status("")
+	p, err := s.update(ctx, acct, id, func(p *Payment) (Change, error) {
+		before = p.Status
+		if in.Amount != nil || in.Currency != nil || in.PaymentMethod != nil || in.CaptureMethod != nil {
+			if err := changeTerms.check(p.Status); err != nil {
+				return Change{}, err
+			}
+		}
+		var ch Change
+		if in.Amount != nil {
+			p.Amount = *in.Amount
+		}
+		if in.Currency != nil {
+			p.Currency = cur
+		}
+		if in.CaptureMethod != nil {
+			p.CaptureMethod = *in.CaptureMethod
+		}
+		if in.Description != nil {
+			p.Description = *in.Description
+		}
+		if in.Metadata != nil {
+			md, err := mergeMetadata(p.Metadata, in.Metadata)
+			if err != nil {
+				return Change{}, err
+			}
+			p.Metadata = md
+		}
+		if method != nil {
+			p.PaymentMethod, p.PaymentMethodID, p.Status = method, method.ID, RequiresConfirmation
+			if isNew {
+				ch.NewMethod = method
+			}
+		}
+		p.UpdatedAt = now
+		return ch, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if p.Status != before {
+		s.logChange(ctx, p, before)
+	}
+	return p, nil
+}
+
+// confirmRequest authorizes the payment at the connector, and captures it at once
+// when its capture method is automatic.
+func (s *Service) confirmRequest(ctx context.Context, acct tenant.Account, id string, in ConfirmParams, call *idempotency.Call) (*Payment, error) {
+	if err := validateReturnURL(in.ReturnURL); err != nil {
+		return nil, err
+	}
+	var sec secrets
+	if in.PaymentMethod != nil && in.PaymentMethod.Inline != nil && in.PaymentMethod.Inline.Card != nil {
+		sec.cvc = in.PaymentMethod.Inline.Card.CVC
+	}
+	return s.confirm(ctx, acct, id, in, sec, call)
+}
+
+func (s *Service) confirm(ctx context.Context, acct tenant.Account, id string, in ConfirmParams, sec secrets, call *idempotency.Call) (*Payment, error) {
+	now := s.now()
+	digits, err := validateMethodRef(in.PaymentMethod, true, now)
+	if err != nil {
+		return nil, err
+	}
+	if p, done, err := s.resume(ctx, acct, id, OpAuthorize, sec, call); done {
+		return p, err
+	}
+	var method *Method
+	var isNew bool
+	if in.PaymentMethod != nil {
+		if method, isNew, err = s.resolveMethod(ctx, acct, in.PaymentMethod, digits, now); err != nil {
+			return nil, err
+		}
+	}
+	// Phase 1: claim the payment for processing, so that exactly one
+	// request authorizes it, and record the reference sent to the connector.
+	var before Status
+	p, err := s.update(ctx, acct, id, func(p *Payment) (Change, error) {
+		before = p.Status
+		var ch Change
+		if method != nil {
+			// A method given with the confirm is attached first, as a
+			// change of terms would.
+			if err := changeTerms.check(p.Status); err != nil {
+				return Change{}, confirmPayment.check(p.Status)
+			}
+			p.PaymentMethod, p.PaymentMethodID, p.Status = method, method.ID, RequiresConfirmation
+			if isNew {
+				ch.NewMethod = method
+			}
+		}
+		if err := confirmPayment.check(p.Status); err != nil {
+			return Change{}, err
+		}
+		if in.ReturnURL != nil {
+			p.ReturnURL = *in.ReturnURL
+		}
+		begin(p, OpAuthorize, operationRef(p.ID, OpAuthorize), now)
+		return ch, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.logChange(ctx, p, before)
+	res, err := s.authorize(ctx, p, sec)
+	if errors.Is(err, errOpenMethod) {
+		return nil, err
+	}
+	s.fault(FaultAfterAuthorize)
+	// Phase 2: record the answer with its events.
+	return s.settle(ctx, acct, p, OpAuthorize, res, err, call)
+}
+
+var errOpenMethod = errors.New("payment method cannot be opened")
+
+// authorize sends p's authorization, under the reference recorded in phase 1.
+func (s *Service) authorize(ctx context.Context, p *Payment, sec secrets) (connectors.Result, error) {
+	cm, err := s.openMethod(p.PaymentMethod, sec)
+	if err != nil {
+		return connectors.Result{}, fmt.Errorf("%w: %w", errOpenMethod, err)
+	}
+	return s.connector.Authorize(ctx, connectors.AuthorizeRequest{
+		Reference: p.ConnectorReference, Amount: p.Amount, Currency: p.Currency, Method: cm,
+		ReturnURL: p.ReturnURL, Capture: p.CaptureMethod == CaptureAutomatic,
+	})
+}
+
+// capture settles an authorized payment, fully or partly.
+func (s *Service) capture(ctx context.Context, acct tenant.Account, id string, in CaptureParams, call *idempotency.Call) (*Payment, error) {
+	if in.Amount != nil {
+		if err := ValidateAmount(in.Amount, "amount"); err != nil {
+			return nil, err
+		}
+	}
+	if p, done, err := s.resume(ctx, acct, id, OpCapture, secrets{}, call); done {
+		return p, err
+	}
+	now := s.now()
+	var before Status
+	p, err := s.update(ctx, acct, id, func(p *Payment) (Change, error) {
+		before = p.Status
+		if err := capturePayment.check(p.Status); err != nil {
+			return Change{}, err
+		}
+		amount := p.AmountCapturable
+		if in.Amount != nil {
+			if *in.Amount > p.AmountCapturable {
+				return Change{}, apierror.Invalid("amount_too_large", "amount", "The amount to capture (%d) is more than the amount capturable (%d).", *in.Amount, p.AmountCapturable)
+			}
+			amount = *in.Amount
+		}
+		begin(p, OpCapture, operationRef(p.ID, OpCapture), now)
+		p.PendingAmount = amount
+		return Change{}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.logChange(ctx, p, before)
+	res, err := s.connector.Capture(ctx, connectors.CaptureRequest{Reference: p.ConnectorReference, ProcessorID: p.ProcessorID, Amount: p.PendingAmount, Currency: p.Currency})
+	s.fault(FaultAfterCapture)
+	return s.settle(ctx, acct, p, OpCapture, res, err, call)
+}
+
+// cancel cancels a payment before capture, voiding its authorization.
+func (s *Service) cancel(ctx context.Context, acct tenant.Account, id string, in CancelParams, call *idempotency.Call) (*Payment, error) {
+	if err := validateCancellationReason(in.CancellationReason); err != nil {
+		return nil, err
+	}
+	if p, done, err := s.resume(ctx, acct, id, OpVoid, secrets{}, call); done {
+		return p, err
+	}
+	now := s.now()
+	var before Status
+	p, err := s.update(ctx, acct, id, func(p *Payment) (Change, error) {
+		before = p.Status
+		if err := cancelPayment.check(p.Status); err != nil {
+			return Change{}, err
+		}
+		if in.CancellationReason != nil {
+			p.CancellationReason = *in.CancellationReason
+		}
+		p.UpdatedAt = now
+		if p.Status == RequiresCapture { // an authorization to void at the processor
+			begin(p, OpVoid, operationRef(p.ID, OpVoid), now)
+			return Change{}, nil
+		}
+		p.Status, p.CanceledAt, p.NextAction = Canceled, &now, nil
+		p.ActionTokenHash, p.ActionExpiresAt = nil, nil
+		ev, err := events.New(p.MerchantID, events.PaymentCanceled, p.ID, p.Livemode, p, now)
+		return Change{Events: []events.Event{ev}}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.logChange(ctx, p, before)
+	if p.Status != Processing {
+		return p, nil
+	}
+	res, err := s.connector.Void(ctx, connectors.VoidRequest{Reference: p.ConnectorReference, ProcessorID: p.ProcessorID})
+	return s.settle(ctx, acct, p, OpVoid, res, err, call)
+}
