@@ -306,14 +306,6 @@ func (db *DB) writePaymentChange(ctx context.Context, tx sqldb.Execer, p *paymen
 	return nil
 }
 
-// lockOf is the row-lock clause for the table alias given.
-func (db *DB) lockOf(alias string) string {
-	if db.forUpdate == "" {
-		return ""
-	}
-	return db.forUpdate + " OF " + alias
-}
-
 func insertMethod(ctx context.Context, q sqldb.Execer, m *payments.Method) error {
 	var brand, funding, last4, fingerprint, holder, walletType any
 	var expMonth, expYear any
