@@ -7,15 +7,24 @@ package connectors
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
 )
 
 // Connector is implemented by every processor integration.
 //
 // A returned error means the outcome is unknown (timeout, network failure):
 // the caller must not treat it as a decline, and must find the outcome later
-// with Lookup. A definitive refusal is a Result with a non-success Outcome.
+// with Lookup. The one exception is an error that wraps ErrNotProcessed: it
+// proves the processor never took the operation (the connection was
+// refused, the name did not resolve, the processor answered that it did
+// not process the request), so the payment may be sent to another account.
+// A definitive refusal is a Result with a non-success Outcome.
 // Every call carries a reference unique to the operation; a connector must
-// treat a repeated reference as the same operation (idempotency).
+// treat a repeated reference as the same operation (idempotency): it sends
+// the processor an idempotency key derived from it.
 type Connector interface {
 	Name() string
 	Authorize(ctx context.Context, req AuthorizeRequest) (Result, error)
@@ -30,7 +39,9 @@ type Connector interface {
 }
 
 // CompleteActionRequest reports what the customer did on the processor's
-// page for the authorization sent under ActionReference.
+// page for the authorization sent under ActionReference. For the sandbox,
+// whose page is paygate's, Approved is the customer's choice; a processor
+// with a page of its own is asked for the outcome (Approved is ignored).
 type CompleteActionRequest struct {
 	Reference       string // of this operation
 	ActionReference string // of the authorization that needed the customer
@@ -41,6 +52,36 @@ type CompleteActionRequest struct {
 // ErrNotFound is returned by Lookup for a reference the processor never saw.
 var ErrNotFound = errors.New("connectors: no transaction with that reference")
 
+// ErrNotProcessed is wrapped by an error that proves the processor did not
+// take the operation (see Connector): the only error after which a payment
+// may fail over to another account. A timeout never is one.
+var ErrNotProcessed = errors.New("connectors: the processor did not take the operation")
+
+// NotProcessed marks err as proof that the operation was not taken.
+func NotProcessed(err error) error { return fmt.Errorf("%w: %w", ErrNotProcessed, err) }
+
+// Transport classifies an error of an HTTP call to a processor: one that
+// happened before any byte of the request could have reached it (the
+// connection refused or reset before it was made, the host name unknown,
+// the destination refused by the outgoing-request guard) is NotProcessed;
+// any other (a timeout, a connection lost mid-request) is an unknown
+// outcome, returned as it is.
+func Transport(err error) error {
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &dnsErr):
+		return NotProcessed(err)
+	case errors.As(err, &opErr) && opErr.Op == "dial" && !opErr.Timeout():
+		// Refused, unreachable, or blocked by the dialer's guard: no
+		// connection, so no request.
+		return NotProcessed(err)
+	}
+	return err
+}
+
 // Outcome of an operation at the processor.
 type Outcome string
 
@@ -49,6 +90,10 @@ const (
 	Declined       Outcome = "declined"        // refused by the issuer: a normal result
 	Failed         Outcome = "failed"          // a processing error that will not heal on retry
 	ActionRequired Outcome = "action_required" // the customer must authenticate first
+	// Pending: the processor took the operation and will tell its outcome
+	// later, in a notification (Adyen's captures and refunds). The payment
+	// or refund waits; recovery does not send it again.
+	Pending Outcome = "pending"
 )
 
 // Card is full card data, in memory only, for the one call that needs it.
@@ -118,4 +163,38 @@ type Result struct {
 	// "{token}", which paygate replaces with the payment's single-use
 	// token, to tie the customer's return to the payment.
 	RedirectURL string
+}
+
+// Notification is what a processor's webhook reports of one operation:
+// paygate's reference of it (the Reference of the request that started it)
+// and its outcome.
+type Notification struct {
+	Reference string
+	Result    Result
+}
+
+// ErrBadSignature is returned by a WebhookParser for a request that does
+// not carry the processor's valid signature (or is too old to trust).
+var ErrBadSignature = errors.New("connectors: the webhook is not signed by the processor")
+
+// WebhookParser is implemented by connectors whose processor sends
+// webhooks: it verifies a request (in constant time) and tells what it
+// reports. Kinds of events paygate does not use give no notification.
+type WebhookParser interface {
+	ParseWebhook(header http.Header, body []byte, now time.Time) ([]Notification, error)
+}
+
+// Config is what a connector of a merchant's processor account needs.
+type Config struct {
+	// Credentials, as the account was registered: stripe {secret_key,
+	// webhook_secret}; adyen {api_key, merchant_account, hmac_key}.
+	Credentials map[string]string
+	// BaseURL is the processor API's address; "" for the processor's own.
+	BaseURL string
+	// HTTP is the client for every call: outgoing-request guard, timeout.
+	HTTP *http.Client
+	// ReturnURL is where the customer comes back to paygate after the
+	// processor's own authentication page; "{payment}" is replaced by the
+	// payment's id.
+	ReturnURL string
 }

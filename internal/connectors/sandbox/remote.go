@@ -196,7 +196,7 @@ func (c *Client) call(ctx context.Context, method, path string, body any) (conne
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return connectors.Result{}, fmt.Errorf("sandbox: %w", err)
+		return connectors.Result{}, connectors.Transport(fmt.Errorf("sandbox: %w", err))
 	}
 	defer resp.Body.Close()
 	switch resp.StatusCode {

@@ -1,0 +1,71 @@
+package sandbox
+
+import (
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/paygate/paygate/internal/connectors"
+	"github.com/paygate/paygate/internal/connectors/connectortest"
+)
+
+func card(number string) connectors.Method {
+	return connectors.Method{Card: &connectors.Card{Number: number, ExpMonth: 12, ExpYear: 2040, CVC: "123"}}
+}
+
+var testMethods = map[string]connectors.Method{
+	"success":            card("4242424242424242"),
+	"generic_decline":    card("4000000000000002"),
+	"insufficient_funds": card("4000000000009995"),
+	"expired_card":       card("4000000000000069"),
+	"incorrect_cvc":      card("4000000000000127"),
+	"processing_error":   card("4000000000000119"),
+	"three_d_secure":     card(threeDSCard),
+}
+
+// slowAndClosed are the sandbox process's client aimed at a server that
+// answers too late, and at a port nothing listens on.
+func slowAndClosed() (slow, closed func(t *testing.T) connectors.Connector) {
+	slow = func(t *testing.T) connectors.Connector {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(2 * time.Second):
+			}
+		}))
+		t.Cleanup(srv.Close)
+		return NewClient(srv.URL, 100*time.Millisecond)
+	}
+	closed = func(t *testing.T) connectors.Connector {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		return NewClient("http://"+addr, time.Second)
+	}
+	return slow, closed
+}
+
+// TestConformance runs the connector suite on the sandbox in process, and
+// on the sandbox process through its client.
+func TestConformance(t *testing.T) {
+	slow, closed := slowAndClosed()
+	t.Run("in process", func(t *testing.T) {
+		sb := New("https://paygate.test")
+		connectortest.Run(t, connectortest.Harness{Connector: sb, Methods: testMethods,
+			Authenticate: func(*testing.T, string, connectors.Result) {}, // the approval is CompleteAction's Approved
+			Performed:    sb.Performed, Slow: slow, Closed: closed})
+	})
+	t.Run("process", func(t *testing.T) {
+		sb := New("https://paygate.test")
+		srv := httptest.NewServer(Handler(sb))
+		t.Cleanup(srv.Close)
+		connectortest.Run(t, connectortest.Harness{Connector: NewClient(srv.URL, 5*time.Second), Methods: testMethods,
+			Authenticate: func(*testing.T, string, connectors.Result) {},
+			Performed:    sb.Performed, Slow: slow, Closed: closed})
+	})
+}
