@@ -47,10 +47,23 @@ type CompleteActionRequest struct {
 	ActionReference string // of the authorization that needed the customer
 	Approved        bool
 	Capture         bool // capture at once when authorized (a sale)
+	// Details are the parameters the processor added to paygate's return
+	// URL when it sent the customer back (Adyen's redirectResult): the
+	// processor's proof of what happened, passed back to it.
+	Details map[string]string
 }
 
 // ErrNotFound is returned by Lookup for a reference the processor never saw.
 var ErrNotFound = errors.New("connectors: no transaction with that reference")
+
+// ErrNoLookup is wrapped by the error of Lookup on a processor that cannot
+// look a transaction up by paygate's reference (Adyen), but whose
+// idempotency makes sending the operation again under the same reference
+// the lookup: it answers the first operation's outcome when that arrived,
+// and performs it once when it did not (Adyen keeps keys at least 31
+// days). Recovery does so; the processor's notification may also settle
+// the operation first.
+var ErrNoLookup = errors.New("connectors: the processor cannot look a transaction up; its notification tells the outcome")
 
 // ErrNotProcessed is wrapped by an error that proves the processor did not
 // take the operation (see Connector): the only error after which a payment
@@ -92,7 +105,8 @@ const (
 	ActionRequired Outcome = "action_required" // the customer must authenticate first
 	// Pending: the processor took the operation and will tell its outcome
 	// later, in a notification (Adyen's captures and refunds). The payment
-	// or refund waits; recovery does not send it again.
+	// or refund waits; recovery asks again now and then (Lookup, or the
+	// same operation under its reference, which the processor replays).
 	Pending Outcome = "pending"
 )
 

@@ -10,7 +10,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -28,8 +31,10 @@ type Harness struct {
 	Methods map[string]connectors.Method
 	// Authenticate makes the customer pass the 3-D Secure challenge of an
 	// authorization that answered ActionRequired (reference), as the
-	// customer would on the processor's page.
-	Authenticate func(t *testing.T, reference string, res connectors.Result)
+	// customer would on the processor's page. It returns the parameters the
+	// processor adds to paygate's return URL as it sends the customer back
+	// (nil when it adds none), which CompleteAction receives as Details.
+	Authenticate func(t *testing.T, reference string, res connectors.Result) map[string]string
 	// Performed counts the operations of a kind ("authorize", "capture",
 	// "void", "refund") the test server performed; a repeated reference is
 	// not another.
@@ -41,6 +46,15 @@ type Harness struct {
 	// its server sends for n (nil when it sends none). Settle, for an
 	// operation answered Pending, is that notification once settled.
 	Notify func(t *testing.T, n connectors.Notification) (http.Header, []byte)
+	// Unsigned is Notify's request with the signature taken out, for a
+	// processor that signs inside the body (Adyen); nil: the same body
+	// without headers.
+	Unsigned func(t *testing.T, header http.Header, body []byte) (http.Header, []byte)
+	// NoLookup: the processor cannot look an operation up by reference;
+	// Lookup must fail with ErrNoLookup (not ErrNotFound, a claim it cannot
+	// make), and sending the operation again under its reference is the
+	// lookup (the suite's "a repeated reference is one operation").
+	NoLookup bool
 }
 
 // Run runs the suite.
@@ -144,9 +158,9 @@ func Run(t *testing.T, h Harness) {
 		if res.Outcome != connectors.ActionRequired || res.RedirectURL == "" {
 			t.Fatalf("3-D Secure card: %+v, want action required with a redirect", res)
 		}
-		h.Authenticate(t, r, res)
+		details := h.Authenticate(t, r, res)
 		done, err := h.Connector.CompleteAction(ctx, connectors.CompleteActionRequest{Reference: ref("authenticate"), ActionReference: r,
-			Approved: true, Capture: true})
+			Approved: true, Capture: true, Details: details})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -169,6 +183,14 @@ func Run(t *testing.T, h Harness) {
 	})
 	t.Run("lookup", func(t *testing.T) {
 		r, first := authorize(t, "success", false, 900)
+		if h.NoLookup {
+			for _, r := range []string{r, ref("authorize")} {
+				if _, err := h.Connector.Lookup(ctx, r); !errors.Is(err, connectors.ErrNoLookup) || errors.Is(err, connectors.ErrNotFound) || errors.Is(err, connectors.ErrNotProcessed) {
+					t.Errorf("lookup without a lookup: %v, want ErrNoLookup only", err)
+				}
+			}
+			return
+		}
 		got, err := h.Connector.Lookup(ctx, r)
 		if err != nil || got.Outcome != first.Outcome || got.ProcessorID != first.ProcessorID {
 			t.Errorf("lookup of an authorization: %+v, %v; it answered %+v", got, err, first)
@@ -204,9 +226,43 @@ func Run(t *testing.T, h Harness) {
 			if _, err := parser.ParseWebhook(header, tampered, time.Now()); !errors.Is(err, connectors.ErrBadSignature) {
 				t.Errorf("a tampered body: %v, want ErrBadSignature", err)
 			}
-			if _, err := parser.ParseWebhook(http.Header{}, body, time.Now()); !errors.Is(err, connectors.ErrBadSignature) {
+			uh, ub := http.Header{}, body
+			if h.Unsigned != nil {
+				uh, ub = h.Unsigned(t, header, body)
+			}
+			if _, err := parser.ParseWebhook(uh, ub, time.Now()); !errors.Is(err, connectors.ErrBadSignature) {
 				t.Errorf("no signature: %v, want ErrBadSignature", err)
 			}
 		})
 	}
+}
+
+// ClosedURL is an http address on loopback that nothing listens on: a
+// connection to it is refused, the one failure a connector must report as
+// not processed.
+func ClosedURL(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return "http://" + addr
+}
+
+// SlowURL is the address of a server on loopback that reads each request
+// and answers only after its client gave up (or 2 s): a timeout.
+func SlowURL(t testing.TB) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Reading the body lets the server notice the client leaving.
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case <-r.Context().Done():
+		case <-time.After(2 * time.Second):
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }

@@ -1,8 +1,6 @@
 package sandbox
 
 import (
-	"net"
-	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -29,23 +27,10 @@ var testMethods = map[string]connectors.Method{
 // answers too late, and at a port nothing listens on.
 func slowAndClosed() (slow, closed func(t *testing.T) connectors.Connector) {
 	slow = func(t *testing.T) connectors.Connector {
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			select {
-			case <-r.Context().Done():
-			case <-time.After(2 * time.Second):
-			}
-		}))
-		t.Cleanup(srv.Close)
-		return NewClient(srv.URL, 100*time.Millisecond)
+		return NewClient(connectortest.SlowURL(t), 100*time.Millisecond)
 	}
 	closed = func(t *testing.T) connectors.Connector {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		return NewClient("http://"+addr, time.Second)
+		return NewClient(connectortest.ClosedURL(t), time.Second)
 	}
 	return slow, closed
 }
@@ -57,7 +42,7 @@ func TestConformance(t *testing.T) {
 	t.Run("in process", func(t *testing.T) {
 		sb := New("https://paygate.test")
 		connectortest.Run(t, connectortest.Harness{Connector: sb, Methods: testMethods,
-			Authenticate: func(*testing.T, string, connectors.Result) {}, // the approval is CompleteAction's Approved
+			Authenticate: func(*testing.T, string, connectors.Result) map[string]string { return nil }, // the approval is CompleteAction's Approved
 			Performed:    sb.Performed, Slow: slow, Closed: closed})
 	})
 	t.Run("process", func(t *testing.T) {
@@ -65,7 +50,7 @@ func TestConformance(t *testing.T) {
 		srv := httptest.NewServer(Handler(sb))
 		t.Cleanup(srv.Close)
 		connectortest.Run(t, connectortest.Harness{Connector: NewClient(srv.URL, 5*time.Second), Methods: testMethods,
-			Authenticate: func(*testing.T, string, connectors.Result) {},
+			Authenticate: func(*testing.T, string, connectors.Result) map[string]string { return nil },
 			Performed:    sb.Performed, Slow: slow, Closed: closed})
 	})
 }

@@ -153,6 +153,12 @@ func NewClient(base string, timeout time.Duration) *Client {
 	return &Client{base: base, http: &http.Client{Timeout: timeout}}
 }
 
+// NewClientHTTP is NewClient with an HTTP client of the caller's (a
+// connector account's: outgoing-request guard, timeout).
+func NewClientHTTP(base string, hc *http.Client) *Client {
+	return &Client{base: strings.TrimSuffix(base, "/"), http: hc}
+}
+
 // WithToken makes c send "Authorization: Bearer <token>" on every request,
 // for a sandbox behind RequireToken; empty sends none. It returns c, so that
 // it chains after NewClient, and must be called before c is used.
