@@ -19,25 +19,35 @@ import (
 	"time"
 
 	"github.com/paygate/paygate/internal/connectors/sandbox"
+	"github.com/paygate/paygate/internal/connectors/stripe/stripetest"
 	"github.com/paygate/paygate/internal/store"
 	"github.com/paygate/paygate/internal/store/storetest"
 	"github.com/paygate/paygate/internal/vault"
 )
 
 // crashRig is a sandbox process and a gateway process that the test kills
-// with SIGKILL and starts again, on one database.
+// with SIGKILL and starts again, on one database. With a fake Stripe (in the
+// test's process, so that it outlives the gateway's restarts), merchants pay
+// through a Stripe account pointed at it instead of the sandbox.
 type crashRig struct {
 	t       *testing.T
 	bin     string
 	dbURL   string
 	sandbox *sandbox.Client
-	vars    map[string]string // the gateway's environment
-	gw      *process          // replaced at each start; only the test's goroutine and the killer touch it
-	url     string            // the gateway's, the same across restarts
+	stripe  *stripetest.Server // nil: the sandbox
+	vars    map[string]string  // the gateway's environment
+	gw      *process           // replaced at each start; only the test's goroutine and the killer touch it
+	url     string             // the gateway's, the same across restarts
 	token   string
 }
 
-func newCrashRig(t *testing.T, backend string) *crashRig {
+// The processors a crash rig can pay through.
+const (
+	viaSandbox = "sandbox"
+	viaStripe  = "stripe"
+)
+
+func newCrashRig(t *testing.T, backend, via string) *crashRig {
 	t.Helper()
 	bin := buildBinary(t)
 	sb := startProcess(t, bin, map[string]string{"PAYGATE_SANDBOX_ADDR": freeAddr(t)}, "PAYGATE_SANDBOX_ADDR", "sandbox", "serve")
@@ -50,6 +60,14 @@ func newCrashRig(t *testing.T, backend string) *crashRig {
 		"PAYGATE_CONNECTOR_TIMEOUT": "500ms", "PAYGATE_RECOVERY_AFTER": "1s",
 	}
 	r.url = "http://" + r.vars["PAYGATE_ADDR"]
+	if via == viaStripe {
+		fake, err := stripetest.Start("127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(fake.Close)
+		r.stripe = fake
+	}
 	return r
 }
 
@@ -163,22 +181,59 @@ func (r *crashRig) retry(method, path, key, idemKey string, body any, deadline t
 	}
 }
 
+// merchantKey creates a merchant; with a fake Stripe, its payments go to a
+// Stripe account there.
 func (r *crashRig) merchantKey() string {
 	r.t.Helper()
 	status, m := r.call("POST", "/v1/merchants", r.token, "", map[string]any{"name": "Crash"})
 	if status != 201 {
 		r.t.Fatalf("merchant: %d %v", status, m)
 	}
-	return m["api_key"].(map[string]any)["secret"].(string)
+	key := m["api_key"].(map[string]any)["secret"].(string)
+	if r.stripe != nil {
+		status, m = r.call("POST", "/v1/connector_accounts", key, "", map[string]any{"connector": "stripe", "base_url": r.stripe.URL(),
+			"credentials": r.stripe.Credentials()})
+		if status != 201 {
+			r.t.Fatalf("Stripe account: %d %v", status, m)
+		}
+		if status, m = r.call("PUT", "/v1/routing", key, "", map[string]any{"fallback": []any{m["id"]}}); status != 200 {
+			r.t.Fatalf("routing: %d %v", status, m)
+		}
+	}
+	return key
 }
 
+// performed is how many operations of a kind the processor performed.
 func (r *crashRig) performed(kind string) int {
 	r.t.Helper()
+	if r.stripe != nil {
+		return r.stripe.Performed(kind)
+	}
 	n, err := r.sandbox.Performed(context.Background(), kind)
 	if err != nil {
 		r.t.Fatal(err)
 	}
 	return n
+}
+
+// checkCharged fails the test if Stripe received more for a payment than
+// its amount: a double charge. The sandbox keeps no amounts: performed
+// counts are its check.
+func (r *crashRig) checkCharged(amount int64) {
+	r.t.Helper()
+	if r.stripe == nil {
+		return
+	}
+	byPayment := map[string]int64{}
+	for ref, n := range r.stripe.Charged() {
+		id, _, _ := strings.Cut(ref, ":")
+		byPayment[id] += n
+	}
+	for id, n := range byPayment {
+		if n > amount {
+			r.t.Errorf("Stripe received %d for payment %s of %d: charged twice", n, id, amount)
+		}
+	}
 }
 
 func (r *crashRig) verifyLedger() {
@@ -208,9 +263,16 @@ func needPostgres(t *testing.T) {
 // for confirm, capture and refund; after a restart the payment reaches a
 // final status, by a retry of the request or by the recovery worker, and
 // the processor performed the operation exactly once.
+//
+// It runs with the sandbox, and with a Stripe account (the fake Stripe).
 func TestKillAfterConnector(t *testing.T) {
 	needPostgres(t)
-	r := newCrashRig(t, store.Postgres)
+	t.Run(viaSandbox, func(t *testing.T) { killAfterConnector(t, viaSandbox) })
+	t.Run(viaStripe, func(t *testing.T) { killAfterConnector(t, viaStripe) })
+}
+
+func killAfterConnector(t *testing.T, via string) {
+	r := newCrashRig(t, store.Postgres, via)
 	r.start("")
 	key := r.merchantKey()
 	_, manual := r.call("POST", "/v1/payments", key, "", cardPayment("manual"))
@@ -305,6 +367,7 @@ func TestKillAfterConnector(t *testing.T) {
 		})
 	}
 	r.t = t
+	r.checkCharged(1000)
 	r.verifyLedger()
 }
 
@@ -330,13 +393,22 @@ func envInt(t *testing.T, name string, def int) int {
 // It runs on both databases. CI runs 1,000 payments and 20 kills on each;
 // PAYGATE_SOAK_PAYMENTS and PAYGATE_SOAK_KILLS make it longer by hand.
 func TestSoakRandomKills(t *testing.T) {
-	storetest.ForEach(t, soakRandomKills)
+	storetest.ForEach(t, func(t *testing.T, backend string) {
+		soakRandomKills(t, backend, viaSandbox, envInt(t, "PAYGATE_SOAK_PAYMENTS", 1000), envInt(t, "PAYGATE_SOAK_KILLS", 20))
+	})
 }
 
-func soakRandomKills(t *testing.T, backend string) {
-	total := envInt(t, "PAYGATE_SOAK_PAYMENTS", 1000)
-	kills := envInt(t, "PAYGATE_SOAK_KILLS", 20)
-	r := newCrashRig(t, backend)
+// TestSoakRandomKillsStripe is the soak once more with a Stripe account
+// (the fake Stripe) as the connector: recovery asks Stripe by search, and
+// Stripe must never have received more than a payment's amount. On
+// PostgreSQL, with the same counts as the sandbox's soak.
+func TestSoakRandomKillsStripe(t *testing.T) {
+	needPostgres(t)
+	soakRandomKills(t, store.Postgres, viaStripe, envInt(t, "PAYGATE_SOAK_PAYMENTS", 1000), envInt(t, "PAYGATE_SOAK_KILLS", 20))
+}
+
+func soakRandomKills(t *testing.T, backend, via string, total, kills int) {
+	r := newCrashRig(t, backend, via)
 	r.start("")
 	key := r.merchantKey()
 	deadline := time.Now().Add(time.Duration(total/4+kills*3+60) * time.Second)
@@ -468,6 +540,7 @@ func soakRandomKills(t *testing.T, backend string) {
 	if n := r.performed("capture"); n != (total+3)/4 {
 		t.Errorf("%d captures at the processor, want %d", n, (total+3)/4)
 	}
+	r.checkCharged(1000)
 	r.verifyLedger()
-	t.Logf("%d payments, %d kills", total, killed)
+	t.Logf("%d payments through %s, %d kills", total, via, killed)
 }

@@ -20,17 +20,21 @@ import (
 	"github.com/paygate/paygate/internal/clock"
 	"github.com/paygate/paygate/internal/config"
 	"github.com/paygate/paygate/internal/connectors"
+	"github.com/paygate/paygate/internal/connectors/adyen"
 	"github.com/paygate/paygate/internal/connectors/sandbox"
+	"github.com/paygate/paygate/internal/connectors/stripe"
 	"github.com/paygate/paygate/internal/httpapi"
 	"github.com/paygate/paygate/internal/idempotency"
 	"github.com/paygate/paygate/internal/ledger"
 	"github.com/paygate/paygate/internal/logging"
 	"github.com/paygate/paygate/internal/merchants"
 	"github.com/paygate/paygate/internal/metrics"
+	"github.com/paygate/paygate/internal/netguard"
 	"github.com/paygate/paygate/internal/openapi"
 	"github.com/paygate/paygate/internal/payments"
 	"github.com/paygate/paygate/internal/ratelimit"
 	"github.com/paygate/paygate/internal/refunds"
+	"github.com/paygate/paygate/internal/routing"
 	"github.com/paygate/paygate/internal/store"
 	"github.com/paygate/paygate/internal/webhooks"
 	"github.com/paygate/paygate/internal/worker"
@@ -272,8 +276,17 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 	for name, pool := range db.Pools() {
 		m.WatchPool(name, pool)
 	}
+	// Payments go where the merchant's routing sends them; test mode
+	// falls back to the built-in sandbox, live mode never does.
+	router := routing.NewRouter(db, keyring, log, connector, connectorBuilders(cfg))
+	router.HTTP = func() *http.Client { return netguard.Client(cfg.Production(), cfg.ConnectorTimeout) }
+	router.ReturnURL = cfg.PublicURL + "/return/{payment}"
+	router.Wrap = m.Connector
+	router.OnBreaker = func(_ string, open bool) { m.Breaker(open) }
 	pay := payments.NewService(db, connector, keyring, log)
+	pay.Routes = router
 	refs := refunds.NewService(db, connector, log)
+	refs.Routes = router
 	limits := ratelimit.New(cfg.RateLimits)
 	pay.Declines = limits
 	pay.ActionExpiry = cfg.ActionExpiry
@@ -293,7 +306,8 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 		Hasher:  idempotency.NewHasher(keyring.DeriveKey(idempotency.HasherPurpose)),
 		Metrics: m, Exporter: exporter, MetricsToken: cfg.MetricsToken, TrustedProxies: cfg.TrustedProxies,
 		HSTS: strings.HasPrefix(cfg.PublicURL, "https://")},
-		httpapi.Deps{Payments: pay, Refunds: refs, Webhooks: hooks, Accounts: db, Keys: db, Ledger: db, Events: db, DB: db})
+		httpapi.Deps{Payments: pay, Refunds: refs, Webhooks: hooks, Routing: routing.NewService(db, keyring, cfg.Production()), Processors: router,
+			Accounts: db, Keys: db, Ledger: db, Events: db, DB: db})
 
 	log.Info("paygate starting", "database", db.Backend(), "connector", connector.Name(), "remote_sandbox", cfg.SandboxURL != "")
 	jobs, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
@@ -463,4 +477,17 @@ func createDemoMerchant(ctx context.Context, db *store.DB, stdout io.Writer) err
 	}
 	fmt.Fprintf(stdout, "\nCreated a demo merchant (%s). Its test secret key, shown only this once:\n\n    %s\n\n", m.ID, m.APIKey.Secret)
 	return nil
+}
+
+// connectorBuilders make the connectors of merchants' processor accounts.
+func connectorBuilders(cfg config.Config) map[string]routing.Builder {
+	return map[string]routing.Builder{
+		// A sandbox account with a base_url is a sandbox process of the
+		// merchant's choosing (one without is the built-in sandbox).
+		routing.Sandbox: func(c connectors.Config) (connectors.Connector, error) {
+			return sandbox.NewClientHTTP(c.BaseURL, c.HTTP).WithToken(cfg.SandboxToken), nil
+		},
+		routing.Stripe: func(c connectors.Config) (connectors.Connector, error) { return stripe.New(c) },
+		routing.Adyen:  func(c connectors.Config) (connectors.Connector, error) { return adyen.New(c) },
+	}
 }

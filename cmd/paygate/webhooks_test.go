@@ -166,7 +166,7 @@ func TestWebhooksThreeInstancesExactlyOnce(t *testing.T) {
 // deliveries are in flight, and started again: no event is lost.
 func TestWebhooksSurviveSIGKILL(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, backend string) {
-		r := newCrashRig(t, backend)
+		r := newCrashRig(t, backend, viaSandbox)
 		for k, v := range map[string]string{"PAYGATE_WEBHOOK_POLL": "20ms", "PAYGATE_WEBHOOK_TIMEOUT": "500ms",
 			"PAYGATE_WEBHOOK_RETRY_BASE": "100ms", "PAYGATE_WEBHOOK_RETRY_CAP": "500ms"} {
 			r.vars[k] = v

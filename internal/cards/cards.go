@@ -42,6 +42,15 @@ const (
 	CodeInvalidCVC         = "invalid_cvc"
 )
 
+// KnownBrand tells whether b names a card network paygate recognizes.
+func KnownBrand(b string) bool {
+	switch Brand(b) {
+	case Visa, Mastercard, Amex, Discover, JCB, UnionPay, Diners:
+		return true
+	}
+	return false
+}
+
 // Normalize strips spaces and dashes; it does not validate.
 func Normalize(number string) string {
 	n := 0

@@ -33,7 +33,7 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
-<title>{{.Title}} — paygate sandbox</title>
+<title>{{.Title}} — paygate{{if .Payment}} sandbox{{end}}</title>
 <style>{{.CSS}}</style>
 </head>
 <body>

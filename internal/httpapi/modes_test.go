@@ -7,7 +7,9 @@ import (
 	"github.com/paygate/paygate/internal/store/storetest"
 )
 
-// liveKey issues merchant A a live-mode secret key.
+// liveKey issues merchant A a live-mode secret key, and registers a live
+// connector account for it: a sandbox account, which only a development
+// server takes (live payments never go to the built-in sandbox).
 func (h *harness) liveKey() string {
 	h.t.Helper()
 	k := h.obj("POST", "/v1/merchants/"+h.merchant+"/api_keys", adminToken, map[string]any{"livemode": true}, 201)
@@ -15,6 +17,7 @@ func (h *harness) liveKey() string {
 	if !strings.HasPrefix(secret, "sk_live_") {
 		h.t.Fatalf("live key %v", k)
 	}
+	h.obj("POST", "/v1/connector_accounts", secret, map[string]any{"connector": "sandbox", "label": "live sandbox (development)"}, 201)
 	return secret
 }
 

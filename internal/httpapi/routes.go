@@ -38,6 +38,18 @@ func addRoutes(mux *http.ServeMux, log *slog.Logger, cfg Config, d Deps) {
 	mux.Handle("GET /v1/refunds", merchant(handleRefundList(log, refs)))
 	mux.Handle("GET /v1/refunds/{id}", merchant(handleGet(log, refs.Get)))
 
+	mux.Handle("GET /v1/payments/{id}/attempts", merchant(handleAttemptsOfPayment(log, pay)))
+
+	mux.Handle("POST /v1/connector_accounts", merchant(handleCreate(plain, keyless(d.Routing.Create))))
+	mux.Handle("GET /v1/connector_accounts", merchant(handleConnectorAccountList(log, d.Routing)))
+	mux.Handle("GET /v1/connector_accounts/{id}", merchant(handleGet(log, d.Routing.Get)))
+	mux.Handle("PATCH /v1/connector_accounts/{id}", merchant(handleAction(plain, keylessAction(d.Routing.Update))))
+	mux.Handle("DELETE /v1/connector_accounts/{id}", merchant(handleAction(plain, keylessAction(d.Routing.Delete))))
+	mux.Handle("PUT /v1/routing", merchant(handlePut(plain, d.Routing.PutRouting)))
+	mux.Handle("GET /v1/routing", merchant(handleRead(log, d.Routing.Routing)))
+	// A processor's own notifications: verified by its signature, no key.
+	mux.Handle("POST /v1/connector_webhooks/{ca_id}", handleConnectorWebhook(log, d.Processors, pay, refs))
+
 	mux.Handle("GET /v1/balance", merchant(handleBalance(log, books)))
 
 	mux.Handle("GET /v1/events", merchant(handleEventList(log, evs)))
@@ -67,6 +79,8 @@ func addRoutes(mux *http.ServeMux, log *slog.Logger, cfg Config, d Deps) {
 	pages := newActionPages(log, pay)
 	mux.Handle("GET /sandbox/authenticate/{token}", pages.show())
 	mux.Handle("POST /sandbox/authenticate/{token}", pages.complete())
+	// Where customers come back from a processor's own page.
+	mux.Handle("GET /return/{payment}", pages.processorReturn())
 	docs := docsui.Handler()
 	mux.Handle("GET /docs", docs)
 	mux.Handle("GET /docs/{file...}", docs)

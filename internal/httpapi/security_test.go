@@ -135,11 +135,12 @@ func TestTenancySweep(t *testing.T) {
 		h.runWorker(t)
 		pay := h.paymentIn("succeeded")
 		objects := map[string]string{
-			"/v1/payments/":          pay,
-			"/v1/refunds/":           h.obj("POST", "/v1/refunds", h.keyA, map[string]any{"payment_id": pay, "amount": 100}, 201)["id"].(string),
-			"/v1/payment_methods/":   h.obj("POST", "/v1/payment_methods", h.keyA, card("4000056655665556"), 201)["id"].(string),
-			"/v1/webhook_endpoints/": endpointA,
-			"/v1/events/":            h.obj("GET", "/v1/events?limit=1", h.keyA, nil, 200)["data"].([]any)[0].(map[string]any)["id"].(string),
+			"/v1/payments/":           pay,
+			"/v1/refunds/":            h.obj("POST", "/v1/refunds", h.keyA, map[string]any{"payment_id": pay, "amount": 100}, 201)["id"].(string),
+			"/v1/payment_methods/":    h.obj("POST", "/v1/payment_methods", h.keyA, card("4000056655665556"), 201)["id"].(string),
+			"/v1/webhook_endpoints/":  endpointA,
+			"/v1/events/":             h.obj("GET", "/v1/events?limit=1", h.keyA, nil, 200)["data"].([]any)[0].(map[string]any)["id"].(string),
+			"/v1/connector_accounts/": h.account(h.keyA, newProcessor(t).url, "A"),
 		}
 		doc, err := openapi.Load()
 		if err != nil {

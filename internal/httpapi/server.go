@@ -15,6 +15,7 @@ import (
 	"github.com/paygate/paygate/internal/merchants"
 	"github.com/paygate/paygate/internal/payments"
 	"github.com/paygate/paygate/internal/refunds"
+	"github.com/paygate/paygate/internal/routing"
 	"github.com/paygate/paygate/internal/webhooks"
 )
 
@@ -69,11 +70,14 @@ type Deps struct {
 	Payments *payments.Service
 	Refunds  *refunds.Service
 	Webhooks *webhooks.Service
-	Accounts Accounts         // merchants, API keys, the audit log
-	Keys     IdempotencyStore // Idempotency-Key records and their answers
-	Ledger   LedgerReader     // balances
-	Events   EventStore       // the event log
-	DB       Pinger           // readiness
+	Routing  *routing.Service // connector accounts and routing
+	// Processors finds the account a processor's webhook names.
+	Processors ProcessorAccounts
+	Accounts   Accounts         // merchants, API keys, the audit log
+	Keys       IdempotencyStore // Idempotency-Key records and their answers
+	Ledger     LedgerReader     // balances
+	Events     EventStore       // the event log
+	DB         Pinger           // readiness
 }
 
 // NewServer returns the API's root handler.

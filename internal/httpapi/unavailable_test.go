@@ -14,6 +14,7 @@ import (
 	"github.com/paygate/paygate/internal/logging"
 	"github.com/paygate/paygate/internal/payments"
 	"github.com/paygate/paygate/internal/refunds"
+	"github.com/paygate/paygate/internal/routing"
 	"github.com/paygate/paygate/internal/store"
 	"github.com/paygate/paygate/internal/vault"
 	"github.com/paygate/paygate/internal/webhooks"
@@ -34,6 +35,7 @@ func TestDatabaseDown(t *testing.T) {
 	srv := httptest.NewServer(httpapi.NewServer(log, httpapi.Config{AdminToken: adminToken, OpenAPI: []byte("{}"),
 		Hasher: idempotency.NewHasher(keys.DeriveKey(idempotency.HasherPurpose))},
 		httpapi.Deps{Payments: pay, Refunds: refunds.NewService(db, sb, log), Webhooks: webhooks.NewService(db, keys, false),
+			Routing: routing.NewService(db, keys, false), Processors: routing.NewRouter(db, keys, log, sb, nil),
 			Accounts: db, Keys: db, Ledger: db, Events: db, DB: db}))
 	defer srv.Close()
 	for _, path := range []string{"/readyz", "/v1/payments"} {

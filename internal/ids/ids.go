@@ -27,6 +27,8 @@ const (
 	Request        = "req_"
 	Audit          = "aud_"
 	WebhookAttempt = "wha_"
+	Connector      = "ca_"
+	PaymentAttempt = "pa_"
 )
 
 // encodedLen is the length of an id after its prefix.

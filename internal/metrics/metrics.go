@@ -1,6 +1,6 @@
 // Package metrics exposes paygate's Prometheus metrics: HTTP latency by
 // route and status, payment transitions, connector latency and errors,
-// webhook queue depth and attempt results, and database pool figures.
+// connector calls by outcome and breakers, webhook queue depth and attempt results, and database pool figures.
 package metrics
 
 import (
@@ -25,6 +25,9 @@ type Metrics struct {
 	payments *prometheus.CounterVec
 	connDur  *prometheus.HistogramVec
 	connErr  *prometheus.CounterVec
+	connOut  *prometheus.CounterVec
+	breakers prometheus.Gauge
+	opened   prometheus.Counter
 	attempts *prometheus.CounterVec
 }
 
@@ -46,11 +49,20 @@ func New() *Metrics {
 		connErr: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "paygate_connector_errors_total", Help: "Processor calls with an unknown outcome (timeout, network), by connector and operation.",
 		}, []string{"connector", "operation"}),
+		connOut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "paygate_connector_calls_total", Help: "Processor calls by connector, operation and outcome (succeeded, declined, failed, action_required, pending; not_processed: provably not taken; unknown: timeout or network).",
+		}, []string{"connector", "operation", "outcome"}),
+		breakers: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "paygate_connector_breakers_open", Help: "Connector accounts this instance tries last for a cool-down after repeated calls they provably did not take.",
+		}),
+		opened: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "paygate_connector_breaker_opened_total", Help: "Times this instance began trying a connector account last (see the log for which).",
+		}),
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "paygate_webhook_attempts_total", Help: "Webhook delivery attempts, by result (succeeded, retry, failed).",
 		}, []string{"result"}),
 	}
-	m.reg.MustRegister(m.http, m.payments, m.connDur, m.connErr, m.attempts,
+	m.reg.MustRegister(m.http, m.payments, m.connDur, m.connErr, m.connOut, m.breakers, m.opened, m.attempts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -107,10 +119,25 @@ func (m *Metrics) WatchPool(name string, db *sql.DB) {
 	m.reg.MustRegister(collectors.NewDBStatsCollector(db, name))
 }
 
-// Connector wraps c so that every call is timed, and unknown outcomes
-// counted.
+// Connector wraps c so that every call is timed and counted by outcome,
+// and unknown outcomes counted apart. A connector that parses webhooks
+// keeps doing so through the wrapper.
 func (m *Metrics) Connector(c connectors.Connector) connectors.Connector {
-	return &instrumented{Connector: c, m: m}
+	i := &instrumented{Connector: c, m: m}
+	if p, ok := c.(connectors.WebhookParser); ok {
+		return &instrumentedParser{instrumented: i, parser: p}
+	}
+	return i
+}
+
+// Breaker records a connector account skipped (open) or taken back.
+func (m *Metrics) Breaker(open bool) {
+	if open {
+		m.opened.Inc()
+		m.breakers.Inc()
+		return
+	}
+	m.breakers.Dec()
 }
 
 type instrumented struct {
@@ -118,36 +145,62 @@ type instrumented struct {
 	m *Metrics
 }
 
-func (i *instrumented) observe(op string, start time.Time, err error) {
+type instrumentedParser struct {
+	*instrumented
+	parser connectors.WebhookParser
+}
+
+func (i *instrumentedParser) ParseWebhook(h http.Header, body []byte, now time.Time) ([]connectors.Notification, error) {
+	return i.parser.ParseWebhook(h, body, now)
+}
+
+func (i *instrumented) observe(op string, start time.Time, res connectors.Result, err error) {
 	i.m.connDur.WithLabelValues(i.Name(), op).Observe(time.Since(start).Seconds())
-	if err != nil && !errors.Is(err, connectors.ErrNotFound) {
+	outcome := string(res.Outcome)
+	switch {
+	case errors.Is(err, connectors.ErrNotFound):
+		outcome = "not_found"
+	case errors.Is(err, connectors.ErrNotProcessed):
+		outcome = "not_processed"
+	case errors.Is(err, connectors.ErrNoLookup):
+		outcome = "no_lookup"
+	case err != nil:
+		outcome = "unknown"
 		i.m.connErr.WithLabelValues(i.Name(), op).Inc()
+	case outcome == "":
+		outcome = "unknown"
 	}
+	i.m.connOut.WithLabelValues(i.Name(), op, outcome).Inc()
 }
 
 func (i *instrumented) Authorize(ctx context.Context, r connectors.AuthorizeRequest) (res connectors.Result, err error) {
-	defer func(start time.Time) { i.observe("authorize", start, err) }(time.Now())
+	defer func(start time.Time) { i.observe("authorize", start, res, err) }(time.Now())
 	return i.Connector.Authorize(ctx, r)
 }
 
 func (i *instrumented) Capture(ctx context.Context, r connectors.CaptureRequest) (res connectors.Result, err error) {
-	defer func(start time.Time) { i.observe("capture", start, err) }(time.Now())
+	defer func(start time.Time) { i.observe("capture", start, res, err) }(time.Now())
 	return i.Connector.Capture(ctx, r)
 }
 
 func (i *instrumented) Void(ctx context.Context, r connectors.VoidRequest) (res connectors.Result, err error) {
-	defer func(start time.Time) { i.observe("void", start, err) }(time.Now())
+	defer func(start time.Time) { i.observe("void", start, res, err) }(time.Now())
 	return i.Connector.Void(ctx, r)
 }
 
 func (i *instrumented) Refund(ctx context.Context, r connectors.RefundRequest) (res connectors.Result, err error) {
-	defer func(start time.Time) { i.observe("refund", start, err) }(time.Now())
+	defer func(start time.Time) { i.observe("refund", start, res, err) }(time.Now())
 	return i.Connector.Refund(ctx, r)
 }
 
 func (i *instrumented) Lookup(ctx context.Context, ref string) (res connectors.Result, err error) {
-	defer func(start time.Time) { i.observe("lookup", start, err) }(time.Now())
+	defer func(start time.Time) { i.observe("lookup", start, res, err) }(time.Now())
 	return i.Connector.Lookup(ctx, ref)
+}
+
+func (i *instrumented) CompleteAction(ctx context.Context, r connectors.CompleteActionRequest) (res connectors.Result, err error) {
+	defer func(start time.Time) { i.observe("complete_action", start, res, err) }(time.Now())
+	return i.Connector.CompleteAction(ctx, r)
 }
 
 // DecodeWallet passes through, so wallet cards still show.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/paygate/paygate/internal/apierror"
 	"github.com/paygate/paygate/internal/connectors"
@@ -40,7 +41,7 @@ func (s *Service) create(ctx context.Context, acct tenant.Account, in CreatePara
 	p := &Payment{
 		ID: ids.New(ids.Payment), Object: "payment", Amount: *in.Amount, Currency: cur,
 		Status: RequiresPaymentMethod, CaptureMethod: CaptureAutomatic, Metadata: map[string]string{},
-		Connector: s.connector.Name(), Livemode: acct.Livemode, CreatedAt: now, UpdatedAt: now,
+		Livemode: acct.Livemode, CreatedAt: now, UpdatedAt: now,
 		MerchantID: acct.MerchantID,
 	}
 	if in.CaptureMethod != nil {
@@ -85,25 +86,27 @@ func (s *Service) create(ctx context.Context, acct tenant.Account, in CreatePara
 	if err != nil {
 		return nil, err
 	}
+	ch := Change{NewMethod: newMethod, Events: []events.Event{ev}}
+	var routes []Route
 	if in.Confirm {
-		// Created and claimed for processing in one transaction: the
-		// event shows the payment as created, the row as in flight. This
-		// is phase 1 of confirm, a commit saved on the most common call.
+		// Created and claimed for processing in one transaction, with its
+		// first attempt: the event shows the payment as created, the row
+		// as in flight. This is phase 1 of confirm, a commit saved on the
+		// most common call.
+		if routes, err = s.routes().Routes(ctx, p); err != nil {
+			return nil, err
+		}
 		begin(p, OpAuthorize, operationRef(p.ID, OpAuthorize), now)
+		ch.Attempt = newAttempt(p, routes[0], now)
 	}
-	if err := s.store.CreatePayment(ctx, p, newMethod, []events.Event{ev}, call); err != nil {
+	if err := s.store.CreatePayment(ctx, p, ch, call); err != nil {
 		return nil, err
 	}
 	s.logChange(ctx, p, "")
 	if !in.Confirm {
 		return p, nil
 	}
-	res, err := s.authorize(ctx, p, sec)
-	if errors.Is(err, errOpenMethod) {
-		return nil, err
-	}
-	s.fault(FaultAfterAuthorize)
-	return s.settle(ctx, acct, p, OpAuthorize, res, err, call)
+	return s.authorizeRouted(ctx, acct, p, sec, routes, call)
 }
 
 // get retrieves a payment as stored.
@@ -229,8 +232,28 @@ func (s *Service) confirm(ctx context.Context, acct tenant.Account, id string, i
 			return nil, err
 		}
 	}
+	// Where it goes: routing looks at amount, currency and the method the
+	// payment will have.
+	current, err := s.get(ctx, acct, id)
+	if err != nil {
+		return nil, err
+	}
+	if method != nil {
+		if err := changeTerms.check(current.Status); err != nil {
+			return nil, confirmPayment.check(current.Status)
+		}
+		current.PaymentMethod, current.Status = method, RequiresConfirmation
+	}
+	if err := confirmPayment.check(current.Status); err != nil {
+		return nil, err // checked again under the row lock below
+	}
+	routes, err := s.routes().Routes(ctx, current)
+	if err != nil {
+		return nil, err
+	}
 	// Phase 1: claim the payment for processing, so that exactly one
-	// request authorizes it, and record the reference sent to the connector.
+	// request authorizes it, and record the reference sent to the connector
+	// and the first attempt.
 	var before Status
 	p, err := s.update(ctx, acct, id, func(p *Payment) (Change, error) {
 		before = p.Status
@@ -253,33 +276,89 @@ func (s *Service) confirm(ctx context.Context, acct tenant.Account, id string, i
 			p.ReturnURL = *in.ReturnURL
 		}
 		begin(p, OpAuthorize, operationRef(p.ID, OpAuthorize), now)
+		ch.Attempt = newAttempt(p, routes[0], now)
 		return ch, nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.logChange(ctx, p, before)
-	res, err := s.authorize(ctx, p, sec)
-	if errors.Is(err, errOpenMethod) {
-		return nil, err
-	}
-	s.fault(FaultAfterAuthorize)
-	// Phase 2: record the answer with its events.
-	return s.settle(ctx, acct, p, OpAuthorize, res, err, call)
+	return s.authorizeRouted(ctx, acct, p, sec, routes, call)
 }
 
 var errOpenMethod = errors.New("payment method cannot be opened")
 
-// authorize sends p's authorization, under the reference recorded in phase 1.
-func (s *Service) authorize(ctx context.Context, p *Payment, sec secrets) (connectors.Result, error) {
+// newAttempt sends p to the account of r, and is the attempt that records it.
+func newAttempt(p *Payment, r Route, now time.Time) *Attempt {
+	p.Connector, p.ConnectorAccount = r.Name, r.AccountID
+	return &Attempt{ID: ids.New(ids.PaymentAttempt), Object: "payment_attempt", Payment: p.ID, ConnectorAccount: r.AccountID,
+		Connector: r.Name, Status: AttemptProcessing, CreatedAt: now, UpdatedAt: now}
+}
+
+// authorizeRouted sends p's authorization to its first route, and, when an
+// account provably did not take it (connectors.ErrNotProcessed), to the
+// next, recording each attempt; then phase 2 records the answer. After a
+// timeout or any unknown outcome it never goes on: the first account may
+// have charged, and recovery finds out.
+func (s *Service) authorizeRouted(ctx context.Context, acct tenant.Account, p *Payment, sec secrets, routes []Route, call *idempotency.Call) (*Payment, error) {
+	for i := 0; ; i++ {
+		res, err := s.authorize(ctx, routes[i].Connector, p, sec)
+		if errors.Is(err, errOpenMethod) {
+			return nil, err
+		}
+		s.routes().Observe(routes[i].AccountID, err)
+		if errors.Is(err, connectors.ErrNotProcessed) && i+1 < len(routes) {
+			s.log.WarnContext(ctx, "the processor did not take the payment; trying the next account", "payment_id", p.ID,
+				"connector_account", routes[i].AccountID, "next", routes[i+1].AccountID, "error", err.Error())
+			if p, err = s.failOver(ctx, acct, p, routes[i+1]); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		s.fault(FaultAfterAuthorize)
+		// Phase 2: record the answer with its events. No account took
+		// it: the payment failed, nothing was charged.
+		res, err = untaken(res, err)
+		return s.settle(ctx, acct, p, OpAuthorize, res, err, call)
+	}
+}
+
+// failOver records that the account in flight did not take p's
+// authorization and moves p to next, with a new attempt, in one
+// transaction. The reference stays: it is another account's.
+func (s *Service) failOver(ctx context.Context, acct tenant.Account, p *Payment, next Route) (*Payment, error) {
+	now := s.now()
+	from := p.ConnectorAccount
+	return s.update(ctx, acct, p.ID, func(p *Payment) (Change, error) {
+		if p.Status != Processing || p.PendingOperation != OpAuthorize || p.ConnectorAccount != from {
+			return Change{}, fmt.Errorf("payment %s moved on during its failover", p.ID)
+		}
+		ch := Change{Settle: &AttemptOutcome{Status: AttemptNotProcessed, FailureCode: "not_processed"}}
+		ch.Attempt = newAttempt(p, next, now)
+		p.UpdatedAt = now
+		return ch, nil
+	})
+}
+
+// authorize sends p's authorization through c, under the reference
+// recorded in phase 1.
+func (s *Service) authorize(ctx context.Context, c connectors.Connector, p *Payment, sec secrets) (connectors.Result, error) {
 	cm, err := s.openMethod(p.PaymentMethod, sec)
 	if err != nil {
 		return connectors.Result{}, fmt.Errorf("%w: %w", errOpenMethod, err)
 	}
-	return s.connector.Authorize(ctx, connectors.AuthorizeRequest{
+	return c.Authorize(ctx, connectors.AuthorizeRequest{
 		Reference: p.ConnectorReference, Amount: p.Amount, Currency: p.Currency, Method: cm,
 		ReturnURL: p.ReturnURL, Capture: p.CaptureMethod == CaptureAutomatic,
 	})
+}
+
+// voidable tells whether canceling p must void it at the processor: an
+// authorization, or a payment waiting for its customer at a processor
+// account's page (3-D Secure, PayPal), which the customer could otherwise
+// still complete there, and be charged for a payment paygate canceled.
+func voidable(p *Payment) bool {
+	return p.Status == RequiresCapture || (p.Status == RequiresAction && p.ConnectorAccount != "" && p.ProcessorID != "")
 }
 
 // capture settles an authorized payment, fully or partly.
@@ -314,8 +393,13 @@ func (s *Service) capture(ctx context.Context, acct tenant.Account, id string, i
 		return nil, err
 	}
 	s.logChange(ctx, p, before)
-	res, err := s.connector.Capture(ctx, connectors.CaptureRequest{Reference: p.ConnectorReference, ProcessorID: p.ProcessorID, Amount: p.PendingAmount, Currency: p.Currency})
+	c, err := s.route(ctx, p)
+	if err != nil {
+		return p, err
+	}
+	res, err := c.Capture(ctx, connectors.CaptureRequest{Reference: p.ConnectorReference, ProcessorID: p.ProcessorID, Amount: p.PendingAmount, Currency: p.Currency})
 	s.fault(FaultAfterCapture)
+	res, err = untaken(res, err)
 	return s.settle(ctx, acct, p, OpCapture, res, err, call)
 }
 
@@ -338,7 +422,7 @@ func (s *Service) cancel(ctx context.Context, acct tenant.Account, id string, in
 			p.CancellationReason = *in.CancellationReason
 		}
 		p.UpdatedAt = now
-		if p.Status == RequiresCapture { // an authorization to void at the processor
+		if voidable(p) {
 			begin(p, OpVoid, operationRef(p.ID, OpVoid), now)
 			return Change{}, nil
 		}
@@ -354,6 +438,11 @@ func (s *Service) cancel(ctx context.Context, acct tenant.Account, id string, in
 	if p.Status != Processing {
 		return p, nil
 	}
-	res, err := s.connector.Void(ctx, connectors.VoidRequest{Reference: p.ConnectorReference, ProcessorID: p.ProcessorID})
+	c, err := s.route(ctx, p)
+	if err != nil {
+		return p, err
+	}
+	res, err := c.Void(ctx, connectors.VoidRequest{Reference: p.ConnectorReference, ProcessorID: p.ProcessorID})
+	res, err = untaken(res, err)
 	return s.settle(ctx, acct, p, OpVoid, res, err, call)
 }

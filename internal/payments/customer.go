@@ -7,10 +7,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/paygate/paygate/internal/apierror"
 	"github.com/paygate/paygate/internal/connectors"
 	"github.com/paygate/paygate/internal/events"
 	"github.com/paygate/paygate/internal/tenant"
@@ -120,36 +122,58 @@ func (s *Service) completeCustomerAction(ctx context.Context, token string, appr
 	if approved {
 		choice = "approve"
 	}
-	now := s.now()
-	var before Status
-	p, err := s.update(ctx, acct, p0.ID, func(p *Payment) (Change, error) {
-		before = p.Status
-		if err := customerStep.check(p.Status); err != nil {
-			return Change{}, err
-		}
+	// The customer's choice is in the reference, so that recovery can send
+	// it again if the process dies before the processor hears it.
+	p, err := s.claimAction(ctx, acct, p0.ID, choice, func(p *Payment, now time.Time) error {
 		if !bytes.Equal(p.ActionTokenHash, h[:]) || p.ActionExpiresAt == nil || now.After(*p.ActionExpiresAt) {
-			return Change{}, ErrActionUnavailable
+			return ErrActionUnavailable
 		}
-		p.ActionTokenHash, p.ActionExpiresAt, p.NextAction = nil, nil, nil
-		// The customer's choice is in the reference, so that recovery can
-		// send it again if the process dies before the processor hears it.
-		begin(p, OpAuthorize, p.ID+":authenticate:"+choice, now)
-		return Change{}, nil
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.logChange(ctx, p, before)
-	res, err := s.completeAction(ctx, p)
+	res, err := untaken(s.completeAction(ctx, p, nil))
 	s.fault(FaultAfterAuthorize)
 	return s.settle(ctx, acct, p, OpAuthorize, res, err, nil)
 }
 
-func (s *Service) completeAction(ctx context.Context, p *Payment) (connectors.Result, error) {
-	return s.connector.CompleteAction(ctx, connectors.CompleteActionRequest{
+func (s *Service) completeAction(ctx context.Context, p *Payment, details map[string]string) (connectors.Result, error) {
+	c, err := s.route(ctx, p)
+	if err != nil {
+		return connectors.Result{}, err
+	}
+	return c.CompleteAction(ctx, connectors.CompleteActionRequest{
 		Reference: p.ConnectorReference, ActionReference: p.ID + ":" + OpAuthorize,
 		Approved: strings.HasSuffix(p.ConnectorReference, ":approve"), Capture: p.CaptureMethod == CaptureAutomatic,
+		Details: details,
 	})
+}
+
+// decidedAtProcessor settles a payment waiting for its customer from the
+// processor's record of its authorization, when it has one.
+func (s *Service) decidedAtProcessor(ctx context.Context, acct tenant.Account, id string) (*Payment, error) {
+	p, err := s.get(ctx, acct, id)
+	if err != nil || p.Status != RequiresAction {
+		return p, err
+	}
+	c, err := s.route(ctx, p)
+	if err != nil {
+		return p, err
+	}
+	res, err := c.Lookup(ctx, operationRef(id, OpAuthorize))
+	if err != nil {
+		return p, fmt.Errorf("look the authorization up: %w", err)
+	}
+	if res.Outcome != connectors.Succeeded && res.Outcome != connectors.Declined && res.Outcome != connectors.Failed {
+		return p, nil
+	}
+	if _, err := s.claimAction(ctx, acct, id, "lookup", nil); errors.Is(err, ErrActionUnavailable) {
+		return s.get(ctx, acct, id)
+	} else if err != nil {
+		return p, err
+	}
+	return s.finish(ctx, acct, id, OpAuthorize, res, nil)
 }
 
 // ExpireActions cancels payments whose customer never came back before
@@ -161,8 +185,27 @@ func (s *Service) ExpireActions(ctx context.Context, now time.Time) (int, error)
 		return 0, err
 	}
 	n := 0
+	abandoned := "abandoned"
 	for _, p0 := range ps {
-		p, err := s.update(ctx, tenant.Of(p0.MerchantID, p0.Livemode).Acting(), p0.ID, func(p *Payment) (Change, error) {
+		acct := tenant.Of(p0.MerchantID, p0.Livemode).Acting()
+		if voidable(p0) {
+			// Canceled at the processor too, as a cancel request would.
+			p, err := s.cancel(ctx, acct, p0.ID, CancelParams{CancellationReason: &abandoned}, nil)
+			if e, ok := apierror.As(err); ok && e.Code == "cancel_failed" {
+				// The processor would not cancel it: the customer finished
+				// on its page, and its notification has not come.
+				p, err = s.decidedAtProcessor(ctx, acct, p0.ID)
+			}
+			if err != nil {
+				s.log.WarnContext(ctx, "canceling an abandoned payment failed", "payment_id", p0.ID, "error", err.Error())
+				continue
+			}
+			if p.Status == Canceled {
+				n++
+			}
+			continue
+		}
+		p, err := s.update(ctx, acct, p0.ID, func(p *Payment) (Change, error) {
 			if p.Status != RequiresAction || p.ActionExpiresAt == nil || !p.ActionExpiresAt.Before(now) {
 				return Change{}, nil
 			}

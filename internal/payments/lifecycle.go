@@ -2,6 +2,7 @@ package payments
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -83,6 +84,19 @@ func begin(p *Payment, op, reference string, now time.Time) {
 	p.UpdatedAt = now
 }
 
+// untaken turns an error proving that the processor did not take the
+// operation (connectors.ErrNotProcessed) into a failed result: nothing
+// happened there, so the operation failed for good, and the payment is
+// not left processing for a recovery that could only send it again. Only
+// for a first sending: recovery's sending again proves nothing about the
+// first.
+func untaken(res connectors.Result, err error) (connectors.Result, error) {
+	if errors.Is(err, connectors.ErrNotProcessed) {
+		return connectors.Result{Outcome: connectors.Failed, FailureCode: "processing_error", Message: "The processor could not be reached."}, nil
+	}
+	return res, err
+}
+
 // operationRef is the reference of a payment's operation at the processor.
 func operationRef(paymentID, op string) string { return paymentID + ":" + op }
 
@@ -121,6 +135,16 @@ func (s *Service) finish(ctx context.Context, acct tenant.Account, id, op string
 		if p.Status != Processing || p.PendingOperation != op {
 			return withAnswer(p, Change{}), nil
 		}
+		if res.Outcome == connectors.Pending {
+			// Taken; the outcome comes in the processor's notification.
+			// Recovery asks again after the others waiting (the oldest
+			// updated_at first).
+			if op == OpAuthorize && res.ProcessorID != "" {
+				p.ProcessorID = res.ProcessorID
+			}
+			p.UpdatedAt = now
+			return Change{}, nil
+		}
 		received := p.AmountReceived
 		evType, err := applyResult(p, op, res, now)
 		if err != nil {
@@ -132,6 +156,9 @@ func (s *Service) finish(ctx context.Context, acct tenant.Account, id, op string
 			}
 		}
 		var ch Change
+		if op == OpAuthorize {
+			ch.Settle = attemptOutcome(res)
+		}
 		if captured := p.AmountReceived - received; captured > 0 {
 			ch.Ledger = append(ch.Ledger, ledger.Capture(p.MerchantID, p.ID, p.Currency, p.Livemode, captured, now))
 		}
@@ -183,6 +210,9 @@ func applyResult(p *Payment, op string, res connectors.Result, now time.Time) (s
 			p.Status, p.AmountCapturable = RequiresCapture, p.Amount
 			return events.PaymentRequiresCapture, nil
 		case connectors.ActionRequired:
+			if res.ProcessorID != "" { // to void it at the processor, if it is canceled
+				p.ProcessorID = res.ProcessorID
+			}
 			p.Status = RequiresAction
 			p.NextAction = &NextAction{Type: "redirect_to_url", RedirectToURL: &RedirectToURL{URL: res.RedirectURL, ReturnURL: p.ReturnURL}}
 			return events.PaymentRequiresAction, nil
@@ -199,7 +229,7 @@ func applyResult(p *Payment, op string, res connectors.Result, now time.Time) (s
 		p.PendingAmount = 0
 		if res.Outcome != connectors.Succeeded {
 			p.Status = resume
-			return "", &apierror.Error{Kind: apierror.KindConflict, Code: "capture_failed", Message: "The processor refused the capture: " + res.Message}
+			return resumed(resume), &apierror.Error{Kind: apierror.KindConflict, Code: "capture_failed", Message: "The processor refused the capture: " + res.Message}
 		}
 		// A partial capture releases the rest of the authorization.
 		p.Status, p.AmountReceived, p.AmountCapturable = Succeeded, amount, 0
@@ -207,10 +237,36 @@ func applyResult(p *Payment, op string, res connectors.Result, now time.Time) (s
 	case OpVoid:
 		if res.Outcome != connectors.Succeeded {
 			p.Status = resume
-			return "", &apierror.Error{Kind: apierror.KindConflict, Code: "cancel_failed", Message: "The processor refused to void the authorization: " + res.Message}
+			return resumed(resume), &apierror.Error{Kind: apierror.KindConflict, Code: "cancel_failed", Message: "The processor refused to void the authorization: " + res.Message}
 		}
 		p.Status, p.AmountCapturable, p.CanceledAt = Canceled, 0, &now
+		p.NextAction, p.ActionTokenHash, p.ActionExpiresAt = nil, nil, nil
 		return events.PaymentCanceled, nil
 	}
 	return "", fmt.Errorf("unknown operation %q", op)
+}
+
+// resumed is the event of a payment back where it was after the processor
+// refused a capture or a void: a change of status like any other, and the
+// only news a merchant gets of a refusal that came in a notification.
+func resumed(s Status) string {
+	if s == RequiresCapture {
+		return events.PaymentRequiresCapture
+	}
+	return ""
+}
+
+// attemptOutcome is what an authorization's answer makes of its attempt.
+func attemptOutcome(res connectors.Result) *AttemptOutcome {
+	switch res.Outcome {
+	case connectors.Succeeded:
+		return &AttemptOutcome{Status: AttemptSucceeded}
+	case connectors.ActionRequired:
+		return &AttemptOutcome{Status: AttemptRequiresAction}
+	}
+	code := res.FailureCode
+	if code == "" {
+		code = "processing_error"
+	}
+	return &AttemptOutcome{Status: AttemptFailed, FailureCode: code}
 }

@@ -39,11 +39,23 @@ func newMemStore(ps ...*Payment) *memStore {
 	return m
 }
 
-func (m *memStore) CreatePayment(_ context.Context, p *Payment, _ *Method, evs []events.Event, call *idempotency.Call) error {
+func (m *memStore) CreatePayment(_ context.Context, p *Payment, ch Change, call *idempotency.Call) error {
 	cp := *p
 	m.payments[p.ID] = &cp
-	m.changes = append(m.changes, Change{Events: evs})
+	m.changes = append(m.changes, ch)
 	return nil
+}
+
+func (m *memStore) PaymentAttempts(context.Context, tenant.Scope, string) ([]*Attempt, error) {
+	return nil, nil
+}
+func (m *memStore) PaymentForProcessor(_ context.Context, id string) (*Payment, error) {
+	p, ok := m.payments[id]
+	if !ok {
+		return nil, ErrNotFound
+	}
+	cp := *p
+	return &cp, nil
 }
 
 func (m *memStore) Payment(_ context.Context, scope tenant.Scope, id string) (*Payment, error) {
@@ -219,11 +231,11 @@ func TestFinish(t *testing.T) {
 		{"partial capture", processing(OpCapture, CaptureManual, RequiresCapture), OpCapture, succeeded,
 			Succeeded, 1500, 0, events.PaymentSucceeded, 1500, "", true},
 		{"capture refused", processing(OpCapture, CaptureManual, RequiresCapture), OpCapture,
-			connectors.Result{Outcome: connectors.Declined, Message: "expired"}, RequiresCapture, 0, 2000, "", 0, "capture_failed", false},
+			connectors.Result{Outcome: connectors.Declined, Message: "expired"}, RequiresCapture, 0, 2000, events.PaymentRequiresCapture, 0, "capture_failed", false},
 		{"void", processing(OpVoid, CaptureManual, RequiresCapture), OpVoid, succeeded,
 			Canceled, 0, 0, events.PaymentCanceled, 0, "", true},
 		{"void refused", processing(OpVoid, CaptureManual, RequiresCapture), OpVoid,
-			connectors.Result{Outcome: connectors.Failed}, RequiresCapture, 0, 2000, "", 0, "cancel_failed", false},
+			connectors.Result{Outcome: connectors.Failed}, RequiresCapture, 0, 2000, events.PaymentRequiresCapture, 0, "cancel_failed", false},
 		// An answer for an operation the payment no longer waits for (a
 		// second recovery, a late retry) changes nothing.
 		{"already recorded", &Payment{ID: "pay_1", Object: "payment", MerchantID: "mer_1", Amount: 2000, Currency: "USD",
@@ -315,5 +327,50 @@ func TestFinish(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// noLookup is a processor that cannot look an operation up (Adyen): its
+// idempotency makes sending the operation again the lookup.
+type noLookup struct {
+	noConnector
+	captures int
+}
+
+func (c *noLookup) Lookup(context.Context, string) (connectors.Result, error) {
+	return connectors.Result{}, connectors.ErrNoLookup
+}
+func (c *noLookup) Capture(_ context.Context, r connectors.CaptureRequest) (connectors.Result, error) {
+	c.captures++
+	return connectors.Result{Outcome: connectors.Succeeded, ProcessorID: "cap_1", Amount: r.Amount}, nil
+}
+
+// TestRecoverWithoutLookup: recovery sends an operation again under its
+// reference to a processor without lookup, but only within ResendWindow of
+// the payment's creation: past the processor's memory of its keys, a
+// second sending could be a second operation.
+func TestRecoverWithoutLookup(t *testing.T) {
+	keys, err := vault.ParseKeyring("k1:"+vault.NewKey(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		age      time.Duration
+		status   Status
+		captures int
+	}{
+		{time.Hour, Succeeded, 1},
+		{ResendWindow + time.Hour, Processing, 0},
+	} {
+		p := processing(OpCapture, CaptureManual, RequiresCapture)
+		p.PendingAmount, p.ConnectorReference = 2000, "pay_1:capture"
+		p.CreatedAt = time.Now().Add(-c.age)
+		st := newMemStore(p)
+		conn := &noLookup{noConnector: noConnector{t}}
+		s := NewService(st, conn, keys, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		got, err := s.recoverPayment(context.Background(), tenant.Of("mer_1", false).Acting(), p, secrets{}, nil)
+		if err != nil || got.Status != c.status || conn.captures != c.captures {
+			t.Errorf("created %s ago: %v, %v, %d captures; want %s and %d", c.age, got.Status, err, conn.captures, c.status, c.captures)
+		}
 	}
 }

@@ -68,7 +68,7 @@ func (s *Service) newMethod(acct tenant.Account, d *MethodData, digits string, n
 		secret = []byte(digits)
 	case d.Wallet != nil:
 		m.Wallet = &WalletDetails{Type: d.Wallet.Type}
-		if wd, ok := s.connector.(WalletDecoder); ok {
+		if wd, ok := s.builtin.(WalletDecoder); ok {
 			if brand, funding, last4, ok := wd.DecodeWallet(d.Wallet.Type, d.Wallet.Token); ok {
 				m.Wallet.Card = &CardDetails{Brand: brand, Funding: funding, Last4: last4}
 			}

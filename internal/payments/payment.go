@@ -75,10 +75,14 @@ type Payment struct {
 	FailureMessage     string            `json:"failure_message,omitempty"`
 	CancellationReason string            `json:"cancellation_reason,omitempty"`
 	Connector          string            `json:"connector"`
-	Livemode           bool              `json:"livemode"`
-	CreatedAt          time.Time         `json:"created_at"`
-	UpdatedAt          time.Time         `json:"updated_at"`
-	CanceledAt         *time.Time        `json:"canceled_at,omitempty"`
+	// ConnectorAccount is the account of the attempt that decided the
+	// payment (its captures, cancels and refunds go there); none for the
+	// built-in sandbox.
+	ConnectorAccount string     `json:"connector_account,omitempty"`
+	Livemode         bool       `json:"livemode"`
+	CreatedAt        time.Time  `json:"created_at"`
+	UpdatedAt        time.Time  `json:"updated_at"`
+	CanceledAt       *time.Time `json:"canceled_at,omitempty"`
 
 	MerchantID      string `json:"-"`
 	PaymentMethodID string `json:"-"`
@@ -160,3 +164,34 @@ func (m *Method) Funding() (brand, funding string) {
 	}
 	return "", ""
 }
+
+// Attempt is one authorization attempt of a payment at a processor
+// account: a failover shows as a second one.
+type Attempt struct {
+	ID               string        `json:"id"`
+	Object           string        `json:"object"`
+	Payment          string        `json:"payment"`
+	ConnectorAccount string        `json:"connector_account,omitempty"`
+	Connector        string        `json:"connector"`
+	Status           AttemptStatus `json:"status"`
+	FailureCode      string        `json:"failure_code,omitempty"`
+	CreatedAt        time.Time     `json:"created_at"`
+	UpdatedAt        time.Time     `json:"updated_at"`
+}
+
+// AttemptStatus is where an attempt stands.
+type AttemptStatus string
+
+// Attempt statuses.
+const (
+	// AttemptProcessing: sent, no answer recorded yet (in flight, or an
+	// unknown outcome that recovery will settle).
+	AttemptProcessing     AttemptStatus = "processing"
+	AttemptSucceeded      AttemptStatus = "succeeded"
+	AttemptRequiresAction AttemptStatus = "requires_action"
+	// AttemptFailed: the processor declined or refused.
+	AttemptFailed AttemptStatus = "failed"
+	// AttemptNotProcessed: the processor provably did not take it (the
+	// connection was refused…): the payment went on to the next account.
+	AttemptNotProcessed AttemptStatus = "not_processed"
+)

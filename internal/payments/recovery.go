@@ -53,31 +53,66 @@ func (s *Service) resume(ctx context.Context, acct tenant.Account, id, op string
 // stores it.
 func (s *Service) recoverPayment(ctx context.Context, acct tenant.Account, p *Payment, sec secrets, call *idempotency.Call) (*Payment, error) {
 	op := p.PendingOperation
-	res, err := s.connector.Lookup(ctx, p.ConnectorReference)
+	c, err := s.route(ctx, p)
+	if err != nil {
+		return p, err
+	}
+	res, err := c.Lookup(ctx, p.ConnectorReference)
 	if err == nil {
 		s.log.InfoContext(ctx, "payment recovered from the processor's record", "payment_id", p.ID, "operation", op)
 		return s.finish(ctx, acct, p.ID, op, res, call)
 	}
-	if !errors.Is(err, connectors.ErrNotFound) {
+	switch {
+	case errors.Is(err, connectors.ErrNoLookup) && s.now().Sub(p.CreatedAt) > ResendWindow:
+		// Past the processor's memory of its keys, sending again could be
+		// a second operation: a person decides.
+		s.log.ErrorContext(ctx, "payment recovery: outcome unknown past the window for sending again; check it at the processor", "payment_id", p.ID, "operation", op)
+		return p, nil
+	case errors.Is(err, connectors.ErrNoLookup):
+		// The processor's idempotency answers the first operation, or
+		// performs it once.
+		s.log.InfoContext(ctx, "payment recovery: asking the processor by sending the operation again under its reference", "payment_id", p.ID, "operation", op)
+	case errors.Is(err, connectors.ErrNotFound):
+		s.log.InfoContext(ctx, "payment recovery: the processor never saw the operation; sending it again", "payment_id", p.ID, "operation", op)
+	default:
 		s.log.WarnContext(ctx, "payment recovery: processor lookup failed", "payment_id", p.ID, "operation", op, "error", err.Error())
 		return p, nil
 	}
-	s.log.InfoContext(ctx, "payment recovery: the processor never saw the operation; sending it again", "payment_id", p.ID, "operation", op)
 	switch op {
 	case OpAuthorize:
 		if strings.Contains(p.ConnectorReference, ":authenticate:") {
-			res, err = s.completeAction(ctx, p)
+			res, err = s.completeAction(ctx, p, nil)
 		} else {
-			res, err = s.authorize(ctx, p, sec)
+			res, err = s.authorize(ctx, c, p, sec)
 		}
 	case OpCapture:
-		res, err = s.connector.Capture(ctx, connectors.CaptureRequest{Reference: p.ConnectorReference, ProcessorID: p.ProcessorID, Amount: p.PendingAmount, Currency: p.Currency})
+		res, err = c.Capture(ctx, connectors.CaptureRequest{Reference: p.ConnectorReference, ProcessorID: p.ProcessorID, Amount: p.PendingAmount, Currency: p.Currency})
 	case OpVoid:
-		res, err = s.connector.Void(ctx, connectors.VoidRequest{Reference: p.ConnectorReference, ProcessorID: p.ProcessorID})
+		res, err = c.Void(ctx, connectors.VoidRequest{Reference: p.ConnectorReference, ProcessorID: p.ProcessorID})
 	default:
 		return nil, fmt.Errorf("payment %s: unknown pending operation %q", p.ID, op)
 	}
 	return s.settle(ctx, acct, p, op, res, err, call)
+}
+
+// ResendWindow bounds how long after a payment's creation recovery sends
+// an operation again to a processor without lookup: within the time it
+// keeps idempotency keys (Adyen: at least 31 days), with a margin.
+const ResendWindow = 7 * 24 * time.Hour
+
+// touch sends a payment still processing under reference to the back of
+// the recovery scan (the oldest updated_at first), so that operations
+// recovery cannot finish yet do not hold back the others.
+func (s *Service) touch(ctx context.Context, acct tenant.Account, id, reference string) {
+	_, err := s.update(ctx, acct, id, func(p *Payment) (Change, error) {
+		if p.Status == Processing && p.ConnectorReference == reference {
+			p.UpdatedAt = s.now()
+		}
+		return Change{}, nil
+	})
+	if err != nil {
+		s.log.WarnContext(ctx, "payment recovery: could not reschedule", "payment_id", id, "error", err.Error())
+	}
 }
 
 // RecoverStale finishes payments of every merchant that have been
@@ -91,14 +126,16 @@ func (s *Service) RecoverStale(ctx context.Context, cutoff time.Time) (int, erro
 	}
 	n := 0
 	for _, p := range ps {
-		q, err := s.recoverPayment(ctx, tenant.Of(p.MerchantID, p.Livemode).Acting(), p, secrets{}, nil)
+		acct := tenant.Of(p.MerchantID, p.Livemode).Acting()
+		q, err := s.recoverPayment(ctx, acct, p, secrets{}, nil)
 		if err != nil {
 			s.log.WarnContext(ctx, "payment recovery failed", "payment_id", p.ID, "error", err.Error())
+		}
+		if err != nil || q.Status == Processing {
+			s.touch(ctx, acct, p.ID, p.ConnectorReference)
 			continue
 		}
-		if q.Status != Processing {
-			n++
-		}
+		n++
 	}
 	return n, nil
 }

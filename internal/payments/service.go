@@ -3,6 +3,7 @@ package payments
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -23,9 +24,10 @@ var ErrNotFound = errors.New("payments: not found")
 // Store is the persistence the service needs. Every method that changes
 // state does so in one transaction, together with the events it is given.
 type Store interface {
-	// CreatePayment writes the payment, with call's key when it has one
+	// CreatePayment writes the payment with its change (a new method,
+	// events, the first attempt), and call's key when it has one
 	// (idempotency.ErrKeyTaken when another request has the key).
-	CreatePayment(ctx context.Context, p *Payment, newMethod *Method, evs []events.Event, call *idempotency.Call) error
+	CreatePayment(ctx context.Context, p *Payment, ch Change, call *idempotency.Call) error
 	Payment(ctx context.Context, scope tenant.Scope, id string) (*Payment, error)
 	Payments(ctx context.Context, scope tenant.Scope, q ListQuery) ([]*Payment, bool, error)
 	// UpdatePayment locks the payment, lets fn change it, and writes the
@@ -37,6 +39,11 @@ type Store interface {
 	// StalePayments lists payments of every merchant processing since
 	// before cutoff, oldest first.
 	StalePayments(ctx context.Context, cutoff time.Time, limit int) ([]*Payment, error)
+	// PaymentAttempts lists a payment's attempts, oldest first.
+	PaymentAttempts(ctx context.Context, scope tenant.Scope, paymentID string) ([]*Attempt, error)
+	// PaymentForProcessor finds a payment by id alone, of any merchant:
+	// the customer's return from a processor's page names it.
+	PaymentForProcessor(ctx context.Context, id string) (*Payment, error)
 	// PaymentByActionToken finds, across merchants, the payment whose
 	// customer link holds the token with this hash.
 	PaymentByActionToken(ctx context.Context, hash []byte) (*Payment, error)
@@ -53,7 +60,49 @@ type Change struct {
 	// Answer, when set, is the request's answer, to store under its key
 	// in the same transaction (idempotency.Call.AnswerFor).
 	Answer *idempotency.KeyResponse
+	// Attempt, when set, is a new authorization attempt to record; Settle,
+	// the outcome of the payment's attempt in flight.
+	Attempt *Attempt
+	Settle  *AttemptOutcome
 }
+
+// AttemptOutcome settles a payment's attempt in flight.
+type AttemptOutcome struct {
+	Status      AttemptStatus
+	FailureCode string
+}
+
+// Route is one processor account a payment may go to, with its connector.
+type Route struct {
+	AccountID string // "" for the built-in sandbox
+	Name      string // the connector's name: sandbox, stripe, adyen
+	Connector connectors.Connector
+}
+
+// Connectors finds the connectors of a merchant's processor accounts.
+type Connectors interface {
+	// Routes lists the accounts to try for a payment, in order; none is
+	// an error for the caller (400 no_connector).
+	Routes(ctx context.Context, p *Payment) ([]Route, error)
+	// Route is an account's connector ("" is the built-in sandbox): where
+	// what follows a payment's authorization goes.
+	Route(ctx context.Context, accountID string) (Route, error)
+	// Observe tells how a call to an account ended, for the breaker that
+	// skips an account which keeps failing.
+	Observe(accountID string, err error)
+}
+
+// builtinOnly sends everything to one connector: a Service wired without
+// routing.
+type builtinOnly struct{ c connectors.Connector }
+
+func (b builtinOnly) Routes(context.Context, *Payment) ([]Route, error) {
+	return []Route{{Name: b.c.Name(), Connector: b.c}}, nil
+}
+func (b builtinOnly) Route(context.Context, string) (Route, error) {
+	return Route{Name: b.c.Name(), Connector: b.c}, nil
+}
+func (b builtinOnly) Observe(string, error) {}
 
 // ListQuery selects a page of payments, newest first.
 type ListQuery struct {
@@ -83,12 +132,14 @@ type WalletDecoder interface {
 
 // Service runs the payment lifecycle.
 type Service struct {
-	store     Store
-	connector connectors.Connector
-	sealer    Sealer
-	log       *slog.Logger
-	now       func() time.Time
-	linkKey   []byte
+	store Store
+	// builtin is the built-in connector: it tells which card a wallet
+	// token stands for, and takes every payment when Routes is not set.
+	builtin connectors.Connector
+	sealer  Sealer
+	log     *slog.Logger
+	now     func() time.Time
+	linkKey []byte
 	// Declines, when set, hears of every declined attempt.
 	Declines DeclineRecorder
 	// ActionExpiry is how long a customer has to authenticate (3-D Secure,
@@ -101,6 +152,26 @@ type Service struct {
 	// answer and its recording; crash tests set it (through a test-only
 	// setting) to stop the process exactly there.
 	Fault func(point string)
+	// Routes chooses each payment's processor accounts (package routing);
+	// nil sends every payment to the built-in connector.
+	Routes Connectors
+}
+
+// routes is s.Routes, or the built-in connector alone.
+func (s *Service) routes() Connectors {
+	if s.Routes == nil {
+		return builtinOnly{s.builtin}
+	}
+	return s.Routes
+}
+
+// route is the connector of the account p's authorization went to.
+func (s *Service) route(ctx context.Context, p *Payment) (connectors.Connector, error) {
+	r, err := s.routes().Route(ctx, p.ConnectorAccount)
+	if err != nil {
+		return nil, fmt.Errorf("payment %s: %w", p.ID, err)
+	}
+	return r.Connector, nil
 }
 
 // Fault points.
@@ -117,7 +188,7 @@ func (s *Service) fault(point string) {
 
 // NewService wires a Service.
 func NewService(store Store, connector connectors.Connector, sealer Sealer, log *slog.Logger) *Service {
-	return &Service{store: store, connector: connector, sealer: sealer, log: log, now: clock.Now, linkKey: sealer.DeriveKey(LinkKeyPurpose)}
+	return &Service{store: store, builtin: connector, sealer: sealer, log: log, now: clock.Now, linkKey: sealer.DeriveKey(LinkKeyPurpose)}
 }
 
 // The API's view of a payment. The public methods below answer with it:

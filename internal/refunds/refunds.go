@@ -7,7 +7,9 @@ package refunds
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/paygate/paygate/internal/apierror"
@@ -95,11 +97,32 @@ type Store interface {
 
 // Service creates and reads refunds.
 type Service struct {
-	store     Store
-	connector connectors.Connector
-	log       *slog.Logger
+	store   Store
+	builtin connectors.Connector
+	log     *slog.Logger
 	// Fault: see payments.Service.
 	Fault func(point string)
+	// Routes finds the connector of the account that authorized a payment
+	// (a refund goes there); nil means the built-in connector.
+	Routes Router
+}
+
+// Router finds the connector of a processor account ("" is the built-in
+// sandbox).
+type Router interface {
+	Route(ctx context.Context, accountID string) (payments.Route, error)
+}
+
+// connector is the connector of the account that authorized p.
+func (s *Service) connector(ctx context.Context, p *payments.Payment) (connectors.Connector, error) {
+	if s.Routes == nil {
+		return s.builtin, nil
+	}
+	r, err := s.Routes.Route(ctx, p.ConnectorAccount)
+	if err != nil {
+		return nil, fmt.Errorf("payment %s: %w", p.ID, err)
+	}
+	return r.Connector, nil
 }
 
 // FaultAfterRefund is the point between the processor's answer to a refund
@@ -108,7 +131,7 @@ const FaultAfterRefund = "after_refund"
 
 // NewService wires a Service.
 func NewService(store Store, connector connectors.Connector, log *slog.Logger) *Service {
-	return &Service{store: store, connector: connector, log: log}
+	return &Service{store: store, builtin: connector, log: log}
 }
 
 var validReasons = map[string]bool{"duplicate": true, "fraudulent": true, "requested_by_customer": true}
@@ -140,6 +163,7 @@ func (s *Service) Create(ctx context.Context, acct tenant.Account, in CreatePara
 	}
 	now := clock.Now()
 	var authorization string // the payment's id at the processor
+	var paid *payments.Payment
 	r, err := s.store.BeginRefund(ctx, acct.Scope, *in.PaymentID, call, func(p *payments.Payment) (*Refund, Writes, error) {
 		if p.Status != payments.Succeeded {
 			return nil, Writes{}, apierror.UnexpectedState("You cannot refund a payment with status %s; only a succeeded (captured) one.", p.Status)
@@ -169,7 +193,7 @@ func (s *Service) Create(ctx context.Context, acct tenant.Account, in CreatePara
 		}
 		p.AmountRefundPending += amount
 		p.UpdatedAt = now
-		authorization = p.ProcessorID
+		authorization, paid = p.ProcessorID, p
 		ev, err := events.New(r.MerchantID, events.RefundCreated, r.ID, r.Livemode, r, now)
 		return r, Writes{Events: []events.Event{ev}, Ledger: []ledger.Transaction{ledger.RefundCreated(r.MerchantID, r.ID, r.Currency, r.Livemode, amount, now)}}, err
 	})
@@ -182,9 +206,18 @@ func (s *Service) Create(ctx context.Context, acct tenant.Account, in CreatePara
 		return nil, err
 	}
 	s.logChange(ctx, r)
-	res, err := s.connector.Refund(ctx, connectors.RefundRequest{Reference: r.ID, ProcessorID: authorization, Amount: r.Amount, Currency: r.Currency})
+	c, err := s.connector(ctx, paid)
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.Refund(ctx, connectors.RefundRequest{Reference: r.ID, ProcessorID: authorization, Amount: r.Amount, Currency: r.Currency})
 	if s.Fault != nil {
 		s.Fault(FaultAfterRefund)
+	}
+	if errors.Is(err, connectors.ErrNotProcessed) {
+		// Provably not taken: the refund failed, nothing moved.
+		s.log.WarnContext(ctx, "the processor did not take the refund", "refund_id", r.ID, "error", err.Error())
+		res, err = connectors.Result{Outcome: connectors.Failed, FailureCode: "processing_error", Message: "The processor could not be reached."}, nil
 	}
 	if err != nil {
 		// Unknown outcome: the refund stays pending, its amount reserved,
@@ -205,6 +238,12 @@ func (s *Service) finish(ctx context.Context, acct tenant.Account, id string, re
 	changed := false
 	r, err := s.store.FinishRefund(ctx, acct.Scope, id, func(r *Refund, p *payments.Payment) (Writes, error) {
 		if r.Status != Pending {
+			return Writes{}, nil // settled already
+		}
+		if res.Outcome == connectors.Pending {
+			// To be told in a notification; recovery asks again after
+			// the others waiting (the oldest updated_at first).
+			r.UpdatedAt = now
 			return Writes{}, nil
 		}
 		changed = true
@@ -240,20 +279,45 @@ func (s *Service) finish(ctx context.Context, acct tenant.Account, id string, re
 // (its id), or, when the processor never saw it, by sending it again under
 // the same reference.
 func (s *Service) recoverRefund(ctx context.Context, acct tenant.Account, r *Refund) (*Refund, error) {
-	res, err := s.connector.Lookup(ctx, r.ID)
-	if errors.Is(err, connectors.ErrNotFound) {
-		s.log.InfoContext(ctx, "refund recovery: the processor never saw the refund; sending it again", "refund_id", r.ID)
-		p, perr := s.store.Payment(ctx, tenant.Of(r.MerchantID, r.Livemode), r.PaymentID)
-		if perr != nil {
-			return nil, perr
-		}
-		res, err = s.connector.Refund(ctx, connectors.RefundRequest{Reference: r.ID, ProcessorID: p.ProcessorID, Amount: r.Amount, Currency: r.Currency})
+	p, err := s.store.Payment(ctx, tenant.Of(r.MerchantID, r.Livemode), r.PaymentID)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.connector(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.Lookup(ctx, r.ID)
+	if errors.Is(err, connectors.ErrNoLookup) && clock.Now().Sub(r.CreatedAt) > payments.ResendWindow {
+		s.log.ErrorContext(ctx, "refund recovery: outcome unknown past the window for sending again; check it at the processor", "refund_id", r.ID)
+		return r, nil
+	}
+	if errors.Is(err, connectors.ErrNotFound) || errors.Is(err, connectors.ErrNoLookup) {
+		// Never seen there, or a processor whose idempotency makes sending
+		// it again under its reference the lookup.
+		s.log.InfoContext(ctx, "refund recovery: sending the refund again under its reference", "refund_id", r.ID)
+		res, err = c.Refund(ctx, connectors.RefundRequest{Reference: r.ID, ProcessorID: p.ProcessorID, Amount: r.Amount, Currency: r.Currency})
 	}
 	if err != nil {
 		s.log.WarnContext(ctx, "refund recovery: outcome still unknown", "refund_id", r.ID, "error", err.Error())
 		return r, nil
 	}
 	return s.finish(ctx, acct, r.ID, res)
+}
+
+// touch sends a refund still pending to the back of the recovery scan
+// (the oldest updated_at first), so that refunds recovery cannot settle
+// yet do not hold back the others.
+func (s *Service) touch(ctx context.Context, acct tenant.Account, id string) {
+	_, err := s.store.FinishRefund(ctx, acct.Scope, id, func(r *Refund, _ *payments.Payment) (Writes, error) {
+		if r.Status == Pending {
+			r.UpdatedAt = clock.Now()
+		}
+		return Writes{}, nil
+	})
+	if err != nil {
+		s.log.WarnContext(ctx, "refund recovery: could not reschedule", "refund_id", id, "error", err.Error())
+	}
 }
 
 // RecoverStale settles refunds of every merchant pending since before
@@ -265,14 +329,16 @@ func (s *Service) RecoverStale(ctx context.Context, cutoff time.Time) (int, erro
 	}
 	n := 0
 	for _, r := range rs {
-		q, err := s.recoverRefund(ctx, tenant.Of(r.MerchantID, r.Livemode).Acting(), r)
+		acct := tenant.Of(r.MerchantID, r.Livemode).Acting()
+		q, err := s.recoverRefund(ctx, acct, r)
 		if err != nil {
 			s.log.WarnContext(ctx, "refund recovery failed", "refund_id", r.ID, "error", err.Error())
+		}
+		if err != nil || q.Status == Pending {
+			s.touch(ctx, acct, r.ID)
 			continue
 		}
-		if q.Status != Pending {
-			n++
-		}
+		n++
 	}
 	return n, nil
 }
@@ -294,4 +360,30 @@ func (s *Service) List(ctx context.Context, acct tenant.Account, q ListQuery) ([
 func (s *Service) logChange(ctx context.Context, r *Refund) {
 	s.log.InfoContext(ctx, "refund status changed", "refund_id", r.ID, "payment_id", r.PaymentID, "merchant_id", r.MerchantID,
 		"to", string(r.Status), "amount", r.Amount, "currency", r.Currency)
+}
+
+// Notify applies a processor's notification about a refund of one of
+// accountID's payments (a refund the processor settles later). A refund
+// already settled is left as it is. It reports whether the reference named
+// a refund of the account.
+func (s *Service) Notify(ctx context.Context, scope tenant.Scope, accountID string, n connectors.Notification) (bool, error) {
+	if !strings.HasPrefix(n.Reference, "re_") {
+		return false, nil
+	}
+	r, err := s.store.Refund(ctx, scope, n.Reference)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	p, err := s.store.Payment(ctx, scope, r.PaymentID)
+	if err != nil {
+		return false, err
+	}
+	if p.ConnectorAccount != accountID {
+		return false, nil // not this account's to tell
+	}
+	_, err = s.finish(ctx, scope.Acting(), r.ID, n.Result)
+	return true, err
 }

@@ -20,6 +20,8 @@ type dialect struct {
 	// forUpdate locks the rows a transaction read; SQLite needs none,
 	// since its write transactions are exclusive (BEGIN IMMEDIATE).
 	forUpdate string
+	// forShare locks rows against deletion, not against readers.
+	forShare string
 	// skipLocked lets the workers of several instances claim disjoint rows
 	// at once; on SQLite the claiming transaction is exclusive anyway.
 	skipLocked string
@@ -40,7 +42,7 @@ type dialect struct {
 func postgresDialect(w *sql.DB) dialect {
 	return dialect{
 		name: Postgres, goose: goose.DialectPostgres,
-		forUpdate: " FOR UPDATE", skipLocked: " FOR UPDATE SKIP LOCKED",
+		forUpdate: " FOR UPDATE", forShare: " FOR SHARE", skipLocked: " FOR UPDATE SKIP LOCKED",
 		writer: sqldb.PipelineWriter{DB: w}, eventWithFanOut: true,
 		snapshot: `SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY`,
 		tables:   `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`,
@@ -69,4 +71,12 @@ func (d dialect) lockOf(alias string) string {
 		return ""
 	}
 	return d.forUpdate + " OF " + alias
+}
+
+// shareOf is the share-lock clause for the table alias given.
+func (d dialect) shareOf(alias string) string {
+	if d.forShare == "" {
+		return ""
+	}
+	return d.forShare + " OF " + alias
 }

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/paygate/paygate/internal/events"
 	"github.com/paygate/paygate/internal/idempotency"
 	"github.com/paygate/paygate/internal/payments"
 	"github.com/paygate/paygate/internal/store/sqldb"
@@ -22,7 +21,7 @@ const paymentColumns = `p.id, p.merchant_id, p.amount, p.currency, p.status, p.c
 	p.payment_method_id, p.return_url, p.next_action_url, p.failure_code, p.decline_code,
 	p.failure_message, p.cancellation_reason, p.connector, p.connector_reference, p.processor_id,
 	p.pending_operation, p.pending_amount, p.resume_status, p.livemode, p.created_at, p.updated_at,
-	p.canceled_at, p.action_token_hash, p.action_expires_at, ` + methodColumns
+	p.canceled_at, p.action_token_hash, p.action_expires_at, p.connector_account, ` + methodColumns
 
 const methodColumns = `m.id, m.merchant_id, m.type, m.livemode, m.card_brand, m.card_funding, m.card_first6,
 	m.card_last4, m.card_exp_month, m.card_exp_year, m.card_fingerprint, m.card_holder_name, m.wallet_type,
@@ -41,7 +40,7 @@ func scanPayment(row sqldb.Scanner) (*payments.Payment, error) {
 		&pmID, &p.ReturnURL, &nextURL, &p.FailureCode, &p.DeclineCode,
 		&p.FailureMessage, &p.CancellationReason, &p.Connector, &p.ConnectorReference, &p.ProcessorID,
 		&p.PendingOperation, &p.PendingAmount, &p.ResumeStatus, &p.Livemode, &p.CreatedAt, &p.UpdatedAt,
-		&canceled, &p.ActionTokenHash, &actionExpires}
+		&canceled, &p.ActionTokenHash, &actionExpires, &p.ConnectorAccount}
 	if err := row.Scan(append(dest, m.dest()...)...); err != nil {
 		return nil, err
 	}
@@ -125,25 +124,25 @@ func nullString(s string) any {
 }
 
 // CreatePayment implements payments.Store.
-func (db *DB) CreatePayment(ctx context.Context, p *payments.Payment, newMethod *payments.Method, evs []events.Event, call *idempotency.Call) error {
+func (db *DB) CreatePayment(ctx context.Context, p *payments.Payment, ch payments.Change, call *idempotency.Call) error {
 	md, err := metadataJSON(p.Metadata)
 	if err != nil {
 		return err
 	}
 	write := func(tx sqldb.Execer) error {
-		if newMethod != nil {
-			if err := insertMethod(ctx, tx, newMethod); err != nil {
+		if ch.NewMethod != nil {
+			if err := insertMethod(ctx, tx, ch.NewMethod); err != nil {
 				return err
 			}
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO payments (id, merchant_id, amount, currency, status, capture_method,
 			amount_capturable, amount_received, amount_refunded, description, metadata, payment_method_id,
-			return_url, next_action_url, connector, livemode, created_at, updated_at,
+			return_url, next_action_url, connector, connector_account, livemode, created_at, updated_at,
 			connector_reference, pending_operation, resume_status)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
 			p.ID, p.MerchantID, p.Amount, p.Currency, p.Status, p.CaptureMethod,
 			p.AmountCapturable, p.AmountReceived, p.AmountRefunded, p.Description, md, nullString(p.PaymentMethodID),
-			p.ReturnURL, nextActionURL(p), p.Connector, p.Livemode, p.CreatedAt, p.UpdatedAt,
+			p.ReturnURL, nextActionURL(p), p.Connector, p.ConnectorAccount, p.Livemode, p.CreatedAt, p.UpdatedAt,
 			p.ConnectorReference, p.PendingOperation, p.ResumeStatus)
 		if err != nil {
 			return fmt.Errorf("insert payment: %w", err)
@@ -151,7 +150,10 @@ func (db *DB) CreatePayment(ctx context.Context, p *payments.Payment, newMethod 
 		if err := linkIdempotencyKey(ctx, tx, call.Key(), p.ID); err != nil {
 			return err
 		}
-		return db.insertWrites(ctx, tx, evs, nil)
+		if err := writeAttempts(ctx, tx, p, ch); err != nil {
+			return err
+		}
+		return db.insertWrites(ctx, tx, ch.Events, nil)
 	}
 	return db.keyResult(call, db.writer.Write(ctx, nil, write)) // PostgreSQL: one round trip
 }
@@ -196,6 +198,24 @@ func nullBytes(b []byte) any {
 		return nil
 	}
 	return b
+}
+
+// writeAttempts settles the payment's attempt in flight and records a new
+// one, in that order (a failover does both).
+func writeAttempts(ctx context.Context, q sqldb.Execer, p *payments.Payment, ch payments.Change) error {
+	if o := ch.Settle; o != nil {
+		if _, err := q.ExecContext(ctx, `UPDATE payment_attempts SET status = $2, failure_code = $3, updated_at = $4
+			WHERE payment_id = $1 AND status IN ('processing', 'requires_action')`, p.ID, o.Status, o.FailureCode, p.UpdatedAt); err != nil {
+			return fmt.Errorf("settle payment attempt: %w", err)
+		}
+	}
+	if a := ch.Attempt; a != nil {
+		if _, err := q.ExecContext(ctx, `INSERT INTO payment_attempts (id, payment_id, connector_account, connector, status, failure_code, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, a.ID, a.Payment, a.ConnectorAccount, a.Connector, a.Status, a.FailureCode, a.CreatedAt, a.UpdatedAt); err != nil {
+			return fmt.Errorf("insert payment attempt: %w", err)
+		}
+	}
+	return nil
 }
 
 // scopeFilter starts the WHERE clause of a list of one tenant's objects:
@@ -284,16 +304,19 @@ func (db *DB) writePaymentChange(ctx context.Context, tx sqldb.Execer, p *paymen
 		payment_method_id = $12, return_url = $13, next_action_url = $14, failure_code = $15, decline_code = $16,
 		failure_message = $17, cancellation_reason = $18, connector_reference = $19, processor_id = $20,
 		pending_operation = $21, pending_amount = $22, resume_status = $23, updated_at = $24, canceled_at = $25,
-		action_token_hash = $26, action_expires_at = $27
+		action_token_hash = $26, action_expires_at = $27, connector = $28, connector_account = $29
 		WHERE merchant_id = $1 AND id = $2`,
 		p.MerchantID, p.ID, p.Amount, p.Currency, p.Status, p.CaptureMethod,
 		p.AmountCapturable, p.AmountReceived, p.AmountRefunded, p.Description, md,
 		nullString(p.PaymentMethodID), p.ReturnURL, nextActionURL(p), p.FailureCode, p.DeclineCode,
 		p.FailureMessage, p.CancellationReason, p.ConnectorReference, p.ProcessorID,
 		p.PendingOperation, p.PendingAmount, p.ResumeStatus, p.UpdatedAt, nullTime(p.CanceledAt),
-		nullBytes(p.ActionTokenHash), nullTime(p.ActionExpiresAt))
+		nullBytes(p.ActionTokenHash), nullTime(p.ActionExpiresAt), p.Connector, p.ConnectorAccount)
 	if err != nil {
 		return fmt.Errorf("update payment: %w", err)
+	}
+	if err := writeAttempts(ctx, tx, p, ch); err != nil {
+		return err
 	}
 	if err := db.insertWrites(ctx, tx, ch.Events, ch.Ledger); err != nil {
 		return err
@@ -363,7 +386,8 @@ func (db *DB) StalePayments(ctx context.Context, cutoff time.Time, limit int) ([
 // SealedNotUnder implements vault.RotationStore over every sealed secret:
 // payment methods' card numbers and wallet tokens ("pm_…"), webhook
 // endpoints' signing secrets ("we_…") and their previous secrets during a
-// rotation overlap ("we_…#previous"), and the idempotent answers that show
+// rotation overlap ("we_…#previous"), processor credentials ("ca_…"), and
+// the idempotent answers that show
 // a secret ("idempotency/MERCHANT/MODE/KEY", idempotency.AnswerAAD). The
 // record id is also the additional data each was sealed with.
 func (db *DB) SealedNotUnder(ctx context.Context, keyID, afterID string, limit int) ([]vault.Record, error) {
@@ -372,6 +396,7 @@ func (db *DB) SealedNotUnder(ctx context.Context, keyID, afterID string, limit i
 		SELECT id, enc_key_id AS k, enc_dek AS d, enc_data AS c FROM payment_methods WHERE enc_key_id IS NOT NULL
 		UNION ALL SELECT id, secret_key_id, secret_dek, secret_data FROM webhook_endpoints
 		UNION ALL SELECT id || '#previous', previous_key_id, previous_dek, previous_data FROM webhook_endpoints WHERE previous_key_id IS NOT NULL
+		UNION ALL SELECT id, cred_key_id, cred_dek, cred_data FROM connector_accounts
 		UNION ALL SELECT 'idempotency/' || merchant_id || '/' || `+mode+` || '/' || key, response_key_id, NULL, response_body
 			FROM idempotency_keys WHERE response_key_id IS NOT NULL
 		) r WHERE k <> $1 AND id > $2 ORDER BY id LIMIT $3`, keyID, afterID, limit)
@@ -424,6 +449,9 @@ func (db *DB) ReplaceSealed(ctx context.Context, id string, old, s vault.Sealed)
 		id = endpoint
 		q = `UPDATE webhook_endpoints SET previous_key_id = $3, previous_dek = $4, previous_data = $5
 			WHERE id = $1 AND previous_key_id = $2 AND previous_dek = $6 AND previous_data = $7`
+	case strings.HasPrefix(id, "ca_"):
+		q = `UPDATE connector_accounts SET cred_key_id = $3, cred_dek = $4, cred_data = $5
+			WHERE id = $1 AND cred_key_id = $2 AND cred_dek = $6 AND cred_data = $7`
 	case strings.HasPrefix(id, "we_"):
 		q = `UPDATE webhook_endpoints SET secret_key_id = $3, secret_dek = $4, secret_data = $5
 			WHERE id = $1 AND secret_key_id = $2 AND secret_dek = $6 AND secret_data = $7`

@@ -49,7 +49,7 @@ func TestPaymentRoundTrip(t *testing.T) {
 		p := newPayment(m.ID)
 		p.PaymentMethod, p.PaymentMethodID, p.Status = pm, pm.ID, payments.RequiresConfirmation
 		ev, _ := events.New(m.ID, events.PaymentCreated, p.ID, false, p, p.CreatedAt)
-		if err := db.CreatePayment(ctx, p, pm, []events.Event{ev}, nil); err != nil {
+		if err := db.CreatePayment(ctx, p, payments.Change{NewMethod: pm, Events: []events.Event{ev}}, nil); err != nil {
 			t.Fatal(err)
 		}
 		got, err := db.Payment(ctx, tenant.Scope{MerchantID: m.ID}, p.ID)
@@ -108,7 +108,7 @@ func TestNoLostUpdates(t *testing.T) {
 		m := newMerchant(t, db)
 		p := newPayment(m.ID)
 		p.Amount = 1000
-		if err := db.CreatePayment(ctx, p, nil, nil, nil); err != nil {
+		if err := db.CreatePayment(ctx, p, payments.Change{}, nil); err != nil {
 			t.Fatal(err)
 		}
 		const workers, each = 8, 25

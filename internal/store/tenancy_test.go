@@ -15,6 +15,7 @@ import (
 	"github.com/paygate/paygate/internal/ids"
 	"github.com/paygate/paygate/internal/payments"
 	"github.com/paygate/paygate/internal/refunds"
+	"github.com/paygate/paygate/internal/routing"
 	"github.com/paygate/paygate/internal/store/storetest"
 	"github.com/paygate/paygate/internal/tenant"
 	"github.com/paygate/paygate/internal/vault"
@@ -66,7 +67,20 @@ func TestStoreTenancy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := db.CreatePayment(ctx, p, pm, []events.Event{payEv}, nil); err != nil {
+		// A's sandbox account at the processor, A's routing to it, and the
+		// payment's attempt there.
+		acctA := tenant.Account{Scope: tenant.Scope{MerchantID: a.ID}}
+		routes := routing.NewService(db, keys, false)
+		ca, err := routes.Create(ctx, acctA, routing.CreateParams{Connector: ptr("sandbox")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := routes.PutRouting(ctx, acctA, routing.RulesParams{Fallback: []string{ca.ID}}); err != nil {
+			t.Fatal(err)
+		}
+		attempt := &payments.Attempt{ID: ids.New(ids.PaymentAttempt), Payment: p.ID, ConnectorAccount: ca.ID, Connector: "sandbox",
+			Status: payments.AttemptSucceeded, CreatedAt: now, UpdatedAt: now}
+		if err := db.CreatePayment(ctx, p, payments.Change{NewMethod: pm, Events: []events.Event{payEv}, Attempt: attempt}, nil); err != nil {
 			t.Fatal(err)
 		}
 		ref, err := db.BeginRefund(ctx, tenant.Scope{MerchantID: a.ID}, p.ID, nil, func(p *payments.Payment) (*refunds.Refund, refunds.Writes, error) {
@@ -125,6 +139,12 @@ func TestStoreTenancy(t *testing.T) {
 		}
 		if _, err := db.Endpoint(ctx, tenant.Scope{MerchantID: a.ID}, epA.ID); err != nil {
 			t.Fatalf("A's endpoint: %v", err)
+		}
+		if as, err := db.PaymentAttempts(ctx, tenant.Scope{MerchantID: a.ID}, p.ID); err != nil || len(as) != 1 {
+			t.Fatalf("A's payment attempts: %v %v", as, err)
+		}
+		if r, err := db.Routing(ctx, tenant.Scope{MerchantID: a.ID}); err != nil || !r.Names(ca.ID) {
+			t.Fatalf("A's routing: %+v %v", r, err)
 		}
 		if ds, more, err := db.Deliveries(ctx, tenant.Scope{MerchantID: a.ID}, epA.ID, all); page(len(ds), more, err) != 2 {
 			t.Fatalf("A's endpoint has %d deliveries, want 2 (payment.succeeded, refund.created)", len(ds))
@@ -194,6 +214,33 @@ func TestStoreTenancy(t *testing.T) {
 				}
 				return err
 			},
+			"ConnectorAccount": func(s tenant.Scope) error { return notFound(db.ConnectorAccount(ctx, s, ca.ID)) },
+			"ConnectorAccounts": func(s tenant.Scope) error {
+				return none(db.ConnectorAccounts(ctx, s, routing.ListQuery{Limit: 100}))
+			},
+			"UpdateConnectorAccount": func(s tenant.Scope) error {
+				return notFound(db.UpdateConnectorAccount(ctx, s, ca.ID, func(*routing.Account) error { return errCalled }))
+			},
+			"DeleteConnectorAccount": func(s tenant.Scope) error { return notFound(0, db.DeleteConnectorAccount(ctx, s, ca.ID, now)) },
+			"Routing": func(s tenant.Scope) error {
+				r, err := db.Routing(ctx, s)
+				if err == nil && (len(r.Rules) > 0 || len(r.Fallback) > 0) {
+					err = fmt.Errorf("sees A's routing %+v", r)
+				}
+				return err
+			},
+			"PutRouting": func(s tenant.Scope) error {
+				err := db.PutRouting(ctx, s, &routing.Rules{Fallback: []string{ca.ID}, UpdatedAt: &now})
+				var missing *routing.MissingAccountError
+				if !errors.As(err, &missing) {
+					return fmt.Errorf("routing to A's account: %v, want it refused as missing", err)
+				}
+				return nil
+			},
+			"PaymentAttempts": func(s tenant.Scope) error {
+				as, err := db.PaymentAttempts(ctx, s, p.ID)
+				return none(as, false, err)
+			},
 			"LedgerSums": func(s tenant.Scope) error {
 				sums, err := db.LedgerSums(ctx, s)
 				if err == nil && len(sums) > 0 {
@@ -207,7 +254,10 @@ func TestStoreTenancy(t *testing.T) {
 		spans := map[string]string{
 			"CreatePayment": "the payment carries its scope", "CreateMethod": "the method carries its scope",
 			"CreateEndpoint": "the endpoint carries its scope", "CreateMerchant": "admin", "CreateKey": "admin",
-			"RevokeKey": "admin", "AuditEvents": "admin", "AppendAudit": "admin", "KeyBySecretHash": "authentication: the key names its scope",
+			"CreateConnectorAccount":   "the account carries its scope",
+			"ConnectorAccountAnyScope": "a processor's webhook URL names the account; what follows a payment's authorization goes there",
+			"PaymentForProcessor":      "the customer back from a processor's page names the payment: it only makes paygate ask the processor",
+			"RevokeKey":                "admin", "AuditEvents": "admin", "AppendAudit": "admin", "KeyBySecretHash": "authentication: the key names its scope",
 			"TouchKey": "authentication", "CountMerchants": "first start", "StalePayments": "recovery, every merchant",
 			"StaleRefunds": "recovery, every merchant", "ExpiredActions": "expiry, every merchant",
 			"PaymentByActionToken": "the customer's link is the credential", "ClaimDeliveries": "the delivery worker, every merchant",
@@ -271,7 +321,8 @@ func notFound[T any](v T, err error) error {
 		return err
 	case err == nil:
 		return fmt.Errorf("found %v", v)
-	case errors.Is(err, payments.ErrNotFound), errors.Is(err, refunds.ErrNotFound), errors.Is(err, events.ErrNotFound), errors.Is(err, webhooks.ErrNotFound):
+	case errors.Is(err, payments.ErrNotFound), errors.Is(err, refunds.ErrNotFound), errors.Is(err, events.ErrNotFound), errors.Is(err, webhooks.ErrNotFound),
+		errors.Is(err, routing.ErrNotFound):
 		return nil
 	}
 	return fmt.Errorf("error %w, want not found", err)
@@ -310,3 +361,5 @@ func lineDiff(before, after string) string {
 	}
 	return out.String()
 }
+
+func ptr[T any](v T) *T { return &v }

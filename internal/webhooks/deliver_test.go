@@ -73,7 +73,7 @@ func TestProductionAttemptHidesRefusedAddress(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := db.CreatePayment(ctx, p, nil, []events.Event{ev}, nil); err != nil {
+		if err := db.CreatePayment(ctx, p, payments.Change{Events: []events.Event{ev}}, nil); err != nil {
 			t.Fatal(err)
 		}
 
