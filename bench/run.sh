@@ -8,6 +8,8 @@
 #      confirm: true, automatic capture, the success card and an
 #      Idempotency-Key, from BENCH_CLIENTS clients;
 #   3. the same on SQLite;
+#   4. paygate on PostgreSQL paying through the Stripe connector, against
+#      stripe-mock on loopback (two Stripe API calls a payment);
 #
 # then writes docs/benchmarks.md: the results, the ratio to the limit, the
 # server's peak memory, the machine, and whether each target holds.
@@ -24,6 +26,9 @@
 # dropped at the end), BENCH_OUT (docs/benchmarks.md), BENCH_NOTE (a remark
 # written into the report), BENCH_TMPDIR (/var/tmp: the work directory, with
 # the SQLite database; it should be on a disk, like PostgreSQL's data).
+#
+# BENCH_STRIPE_MOCK: the stripe-mock binary (default: the tools cache, where
+# it is go install'ed at the version .ci/run uses when missing).
 #
 # It needs Go, psql, pgbench, jq and curl; pgbench, jq and curl are installed with
 # apt-get when missing and possible. Everything runs on loopback, stops by
@@ -99,16 +104,25 @@ pg -d postgres -c 'SELECT 1' >/dev/null || die "cannot reach PostgreSQL at $pgho
 urlhost=$pghost
 [ "$pghost" = ::1 ] && urlhost='[::1]'
 pgurl="postgres://$pguser@$urlhost:$pgport/$db?sslmode=disable"
-for p in "$port" "$pprof_port"; do
+stripe_port=$((port + 2)) # and the next, stripe-mock's HTTPS, unused
+for p in "$port" "$pprof_port" "$stripe_port" "$((stripe_port + 1))"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-    die "port $p is in use; set BENCH_PORT (paygate uses it and the next one, for its profiler)"
+    die "port $p is in use; set BENCH_PORT (paygate uses it and the next one, for its profiler; stripe-mock the two after)"
   fi
 done
+stripe_mock_version=v0.203.0
+stripe_mock=${BENCH_STRIPE_MOCK:-${PAYGATE_TOOLS_DIR:-$HOME/.cache/paygate-tools}/bin/stripe-mock}
+if ! go version -m "$stripe_mock" 2>/dev/null | awk '$1 == "mod" { print $2, $3 }' | grep -qxF "github.com/stripe/stripe-mock $stripe_mock_version"; then
+  [ -n "${BENCH_STRIPE_MOCK:-}" ] && die "BENCH_STRIPE_MOCK is not stripe-mock $stripe_mock_version"
+  log "installing stripe-mock $stripe_mock_version"
+  GOBIN="$(dirname "$stripe_mock")" GOFLAGS=-buildvcs=false go install "github.com/stripe/stripe-mock@$stripe_mock_version"
+fi
 
 # Binaries, logs, results and the SQLite database; not in /tmp, often a
 # tmpfs, where SQLite's fsyncs would cost nothing.
 work=$(mktemp -d -p "${BENCH_TMPDIR:-/var/tmp}" paygate-bench.XXXXXX)
 server_pid=""
+mock_pid=""
 stop_server() {
   [ -n "$server_pid" ] || return 0
   kill -TERM "$server_pid" 2>/dev/null || true
@@ -124,6 +138,10 @@ cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   stop_server
+  if [ -n "$mock_pid" ]; then
+    kill -TERM "$mock_pid" 2>/dev/null || true
+    wait "$mock_pid" 2>/dev/null || true
+  fi
   pg -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
   rm -rf "$work"
   exit "$rc"
@@ -144,6 +162,8 @@ calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }"; }
 # "run.measure": R[pg.p99], R[sqlite.rss], R[pgb.busy]…
 declare -A R
 load_extra=() # extra paygate-load flags of the next measurement
+setup=""      # a function run with the merchant's key before the next load
+expect=succeeded # the status each payment of the next load must reach
 
 # Where the CPU goes during a measurement: begin_cpu, the measured command,
 # then end_cpu RUN sets R[RUN.busy] (the machine's busy share, %) and, in
@@ -193,7 +213,7 @@ CGO_ENABLED=0 go build -trimpath -o "$work/paygate-load" ./cmd/paygate-load
 load_avg_start=$(cut -d ' ' -f 1-3 /proc/loadavg)
 
 # 1. The limit: pgbench.
-log "1/3 pgbench: $clients clients, ${secs}s (after a ${warm}s warm-up)"
+log "1/4 pgbench: $clients clients, ${secs}s (after a ${warm}s warm-up)"
 fresh_db
 PAYGATE_DATABASE_URL=$pgurl "$work/paygate" migrate >/dev/null
 pg -d "$db" -f bench/payment-setup.sql >/dev/null
@@ -258,7 +278,8 @@ run_paygate() {
   local key
   key=$(env "${env[@]}" "$work/paygate" merchants create --name "bench $name" | sed -n 's/^secret_key: //p')
   [ -n "$key" ] || die "no key from paygate merchants create"
-  local load=("$work/paygate-load" -url "http://127.0.0.1:$port" -flow confirm -c "$clients" -warmup 0)
+  [ -z "$setup" ] || "$setup" "$key"
+  local load=("$work/paygate-load" -url "http://127.0.0.1:$port" -flow confirm -c "$clients" -warmup 0 -expect "$expect")
   if [ "$warm" -gt 0 ]; then
     PAYGATE_KEY=$key "${load[@]}" -d "${warm}s" -json >/dev/null 2>"$work/load-$name.err" ||
       { cat "$work/load-$name.err" >&2; die "paygate-load ($name) warm-up failed"; }
@@ -286,7 +307,7 @@ run_paygate() {
 }
 
 # 2. paygate on PostgreSQL.
-log "2/3 paygate on PostgreSQL: $clients clients, ${secs}s (after a ${warm}s warm-up)"
+log "2/4 paygate on PostgreSQL: $clients clients, ${secs}s (after a ${warm}s warm-up)"
 fresh_db
 read -r pg_x0 pg_w0 < <(db_stats)
 run_paygate pg "$pgurl"
@@ -311,12 +332,46 @@ log "paygate on PostgreSQL at $paced_rate payments/s: p50 $(j pgpaced .latency_m
 pg -d postgres -c "DROP DATABASE $db WITH (FORCE)" >/dev/null
 
 # 3. paygate on SQLite.
-log "3/3 paygate on SQLite: $clients clients, ${secs}s (after a ${warm}s warm-up)"
+log "3/4 paygate on SQLite: $clients clients, ${secs}s (after a ${warm}s warm-up)"
 run_paygate sqlite "sqlite:$work/bench.db" PAYGATE_ALLOW_SQLITE_IN_PRODUCTION=true
 log "paygate on SQLite: $(j sqlite .flows_per_s) payments/s, p99 $(j sqlite .latency_ms.p99) ms"
 
+# 4. paygate on PostgreSQL through the Stripe connector, against
+# stripe-mock. stripe-mock validates each request against Stripe's API
+# description and answers a canned object: the confirmed PaymentIntent comes
+# back requires_payment_method, so every payment ends failed
+# (processing_error), which the load expects. Development mode: production
+# refuses a processor address on loopback.
+log "4/4 paygate on PostgreSQL through Stripe (stripe-mock $stripe_mock_version): $clients clients, ${secs}s"
+"$stripe_mock" -http-addr "127.0.0.1:$stripe_port" -https-addr "127.0.0.1:$((stripe_port + 1))" >"$work/stripe-mock.log" 2>&1 &
+mock_pid=$!
+for _ in $(seq 1 60); do
+  curl -fsS -o /dev/null -u sk_test_bench: "http://127.0.0.1:$stripe_port/v1/balance" 2>/dev/null && break
+  kill -0 "$mock_pid" 2>/dev/null || { cat "$work/stripe-mock.log" >&2; die "stripe-mock exited"; }
+  sleep 0.5
+done
+stripe_account() { # key: a Stripe account at stripe-mock, and every payment routed to it
+  local ca
+  ca=$(curl -fsS "http://127.0.0.1:$port/v1/connector_accounts" -H "Authorization: Bearer $1" -H 'Content-Type: application/json' \
+    -d "{\"connector\":\"stripe\",\"base_url\":\"http://127.0.0.1:$stripe_port\",\"credentials\":{\"secret_key\":\"sk_test_benchbenchbenchbench\"}}" | jq -r .id)
+  [[ $ca == ca_* ]] || die "no Stripe connector account: $ca"
+  curl -fsS -o /dev/null -X PUT "http://127.0.0.1:$port/v1/routing" -H "Authorization: Bearer $1" -H 'Content-Type: application/json' \
+    -d "{\"fallback\":[\"$ca\"]}" || die "routing to the Stripe account failed"
+}
+fresh_db
+setup=stripe_account
+expect=failed
+run_paygate stripe "$pgurl" PAYGATE_ENV=development PAYGATE_DECLINE_LIMIT=0
+setup=""
+expect=succeeded
+kill -TERM "$mock_pid" 2>/dev/null || true
+wait "$mock_pid" 2>/dev/null || true
+mock_pid=""
+log "paygate through Stripe (stripe-mock): $(j stripe .flows_per_s) payments/s, p99 $(j stripe .latency_ms.p99) ms"
+pg -d postgres -c "DROP DATABASE $db WITH (FORCE)" >/dev/null
+
 # The report.
-for n in pg pgpaced sqlite; do
+for n in pg pgpaced sqlite stripe; do
   R[$n.pps]=$(calc "$(j $n .flows_per_s)" 1)
   for q in p50 p95 p99 max; do
     R[$n.$q]=$(calc "$(j $n .latency_ms.$q)" 1)
@@ -402,6 +457,15 @@ $clients clients, ${secs} s measured after a ${warm} s warm-up, every run on a f
 | paygate + PostgreSQL | ${R[pg.pps]} | ${R[pg.p50]} | ${R[pg.p95]} | ${R[pg.p99]} | ${R[pg.max]} | ${R[pg.errors]} | ${R[pg.rss]} MiB |
 | paygate + PostgreSQL, paced at $paced_rate/s | ${R[pgpaced.pps]} | ${R[pgpaced.p50]} | ${R[pgpaced.p95]} | ${R[pgpaced.p99]} | ${R[pgpaced.max]} | ${R[pgpaced.errors]} | ${R[pgpaced.rss]} MiB |
 | paygate + SQLite | ${R[sqlite.pps]} | ${R[sqlite.p50]} | ${R[sqlite.p95]} | ${R[sqlite.p99]} | ${R[sqlite.max]} | ${R[sqlite.errors]} | ${R[sqlite.rss]} MiB |
+| paygate + PostgreSQL through Stripe (stripe-mock) | ${R[stripe.pps]} | ${R[stripe.p50]} | ${R[stripe.p95]} | ${R[stripe.p99]} | ${R[stripe.max]} | ${R[stripe.errors]} | ${R[stripe.rss]} MiB |
+
+The Stripe row pays through the Stripe connector (stripe-go) against stripe-mock $stripe_mock_version on
+loopback, which checks every request against Stripe's API description: two Stripe
+calls a payment (the card's PaymentMethod, then the confirmed PaymentIntent).
+stripe-mock answers canned objects, so each payment ends \`failed\` (the
+PaymentIntent comes back \`requires_payment_method\`): the row measures paygate's cost
+of a processor over HTTP, not Stripe's. It runs in development mode (production
+refuses a processor on loopback), with the decline limiter off.
 
 The paced row is the same $clients clients held to a fixed start rate, half what paygate
 sustained unpaced (\`paygate-load -rate\`): the latency of a server that is busy but
@@ -426,6 +490,7 @@ else: the rest of the machine's busy time, other processes included):
 | pgbench, the limit | – | ${R[pgb.pg]} | ${R[pgb.client]} (pgbench) | ${R[pgb.other]} | ${R[pgb.busy]}% |
 | paygate + PostgreSQL | ${R[pg.server]} | ${R[pg.pg]} | ${R[pg.client]} (paygate-load) | ${R[pg.other]} | ${R[pg.busy]}% |
 | paygate + SQLite | ${R[sqlite.server]} | ${R[sqlite.pg]} | ${R[sqlite.client]} (paygate-load) | ${R[sqlite.other]} | ${R[sqlite.busy]}% |
+| paygate + PostgreSQL through Stripe | ${R[stripe.server]} | ${R[stripe.pg]} | ${R[stripe.client]} (paygate-load) | ${R[stripe.other]} | ${R[stripe.busy]}% |
 
 ## Where paygate's own CPU goes
 

@@ -276,7 +276,7 @@ func (w *worker) claim() bool {
 func (w *worker) runFlow(flow string) {
 	switch flow {
 	case flowConfirm:
-		p, ok := w.do(opCreateConfirm, http.MethodPost, "/v1/payments", w.l.confirmBody, http.StatusCreated, "succeeded")
+		p, ok := w.do(opCreateConfirm, http.MethodPost, "/v1/payments", w.l.confirmBody, http.StatusCreated, w.l.cfg.expect)
 		if ok {
 			w.res.flows++
 			if w.l.cfg.flow == flowReads { // the warm-up of the reads flow

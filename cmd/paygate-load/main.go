@@ -72,6 +72,8 @@ type config struct {
 	// over all clients (an open load, instead of each client starting its
 	// next flow as soon as the last ends).
 	rate float64
+	// expect is the status a confirm flow's payment must reach.
+	expect string
 }
 
 // minReadIDs is how many payments the reads flow creates before it starts,
@@ -99,6 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.json, "json", false, "print the report as JSON")
 	fs.BoolVar(&c.allowRemote, "allow-remote", false, "allow a target that is not loopback")
 	fs.Float64Var(&c.rate, "rate", 0, "start this many flows a second over all clients (0: as fast as the clients go); latency is then measured at a fixed load")
+	fs.StringVar(&c.expect, "expect", "succeeded", "the status a confirmed payment must reach (confirm flow): failed for a processor test server whose canned answers leave it unpaid, such as stripe-mock")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -136,6 +139,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("-timeout must be positive")
 	case c.amount < 1:
 		return c, errors.New("-amount must be positive")
+	case c.expect != "succeeded" && c.expect != "failed" && c.expect != "requires_capture":
+		return c, fmt.Errorf("-expect must be succeeded, failed or requires_capture, not %q", c.expect)
 	case c.rate < 0 || c.rate > 1e6:
 		return c, errors.New("-rate must be from 0 to 1000000 flows a second")
 	}

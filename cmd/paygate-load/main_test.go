@@ -22,6 +22,7 @@ import (
 	"github.com/paygate/paygate/internal/openapi"
 	"github.com/paygate/paygate/internal/payments"
 	"github.com/paygate/paygate/internal/refunds"
+	"github.com/paygate/paygate/internal/routing"
 	"github.com/paygate/paygate/internal/store"
 	"github.com/paygate/paygate/internal/store/storetest"
 	"github.com/paygate/paygate/internal/vault"
@@ -56,7 +57,8 @@ func startServer(t *testing.T, backend string) *server {
 	refs := refunds.NewService(db, sb, log)
 	hooks := webhooks.NewService(db, keys, false)
 	handler = httpapi.NewServer(log, httpapi.Config{OpenAPI: doc, Sealer: keys, Hasher: idempotency.NewHasher(keys.DeriveKey(idempotency.HasherPurpose))},
-		httpapi.Deps{Payments: pay, Refunds: refs, Webhooks: hooks, Accounts: db, Keys: db, Ledger: db, Events: db, DB: db})
+		httpapi.Deps{Payments: pay, Refunds: refs, Webhooks: hooks, Routing: routing.NewService(db, keys, false),
+			Processors: routing.NewRouter(db, keys, log, sb, nil), Accounts: db, Keys: db, Ledger: db, Events: db, DB: db})
 
 	now := clock.Now()
 	m := merchants.NewMerchant("Load test", false, now)
@@ -223,6 +225,7 @@ func TestFlags(t *testing.T) {
 		{[]string{"-url", "ftp://127.0.0.1"}, "http or https"},
 		{[]string{"-url", "http://127.0.0.1:8080/v1"}, "base URL"},
 		{[]string{"-flow", "writes"}, "-flow"},
+		{[]string{"-expect", "pending"}, "-expect"},
 		{[]string{"-c", "0"}, "-c"},
 		{[]string{"-d", "0"}, "end by itself"},
 		{[]string{"-d", "-1s"}, "negative"},
