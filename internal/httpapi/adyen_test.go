@@ -53,6 +53,46 @@ func (h *harness) notify(ca string, header http.Header, body []byte) (int, strin
 	return r.StatusCode, string(b)
 }
 
+// processorReturn is the customer sent back to paygate's return address
+// with the query a processor added: the status and Location of the answer,
+// whose redirect is not followed.
+func (h *harness) processorReturn(paymentID, query string) (int, string) {
+	h.t.Helper()
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(h.url + "/return/" + paymentID + query)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header.Get("Location")
+}
+
+// wantReturnedTo checks that the customer went on to the shop, and the
+// payment is status.
+func (h *harness) wantReturnedTo(paymentID, query, shop, status string) {
+	h.t.Helper()
+	if code, loc := h.processorReturn(paymentID, query); code != 303 || !strings.HasPrefix(loc, shop) {
+		h.t.Errorf("return: %d to %q, want 303 to %s", code, loc, shop)
+	}
+	if p := h.obj("GET", "/v1/payments/"+paymentID, h.keyA, nil, 200); p["status"] != status {
+		h.t.Errorf("after the return: %v, want %s", p["status"], status)
+	}
+}
+
+// saleAndDecline pays through the account ca of connector: a sale
+// succeeds, and the issuer's decline comes back mapped.
+func (h *harness) saleAndDecline(connector, ca string) {
+	h.t.Helper()
+	p := h.obj("POST", "/v1/payments", h.keyA, newPayment(card("4242424242424242")), 201)
+	if p["status"] != "succeeded" || p["connector"] != connector || p["connector_account"] != ca {
+		h.t.Fatalf("sale: %v via %v %v", p["status"], p["connector"], p["connector_account"])
+	}
+	p = h.obj("POST", "/v1/payments", h.keyA, newPayment(card("4000000000009995")), 201)
+	if p["status"] != "failed" || p["failure_code"] != "card_declined" || p["decline_code"] != "insufficient_funds" {
+		h.t.Errorf("decline: %v %v %v", p["status"], p["failure_code"], p["decline_code"])
+	}
+}
+
 // TestAdyenEndToEnd: a merchant pays through an Adyen account; Adyen's
 // asynchronous answers (captures, refunds, a 3-D Secure authorization) come
 // in signed notifications and go through the same transitions as a
@@ -64,20 +104,10 @@ func TestAdyenEndToEnd(t *testing.T) {
 		fake := adyentest.NewServer(t)
 		ca := h.adyenAccount(h.keyA, fake)
 
-		// A sale: Authorised at once.
-		p := h.obj("POST", "/v1/payments", h.keyA, newPayment(card("4242424242424242")), 201)
-		if p["status"] != "succeeded" || p["connector"] != "adyen" || p["connector_account"] != ca {
-			t.Fatalf("sale: %v via %v %v", p["status"], p["connector"], p["connector_account"])
-		}
-
-		// A decline, mapped.
-		p = h.obj("POST", "/v1/payments", h.keyA, newPayment(card("4000000000009995")), 201)
-		if p["status"] != "failed" || p["failure_code"] != "card_declined" || p["decline_code"] != "insufficient_funds" {
-			t.Errorf("decline: %v %v %v", p["status"], p["failure_code"], p["decline_code"])
-		}
+		h.saleAndDecline("adyen", ca)
 
 		// A manual capture: Adyen acknowledges; the payment waits.
-		p = h.obj("POST", "/v1/payments", h.keyA, newPayment(card("4242424242424242"), "capture_method", "manual"), 201)
+		p := h.obj("POST", "/v1/payments", h.keyA, newPayment(card("4242424242424242"), "capture_method", "manual"), 201)
 		id := p["id"].(string)
 		if p["status"] != "requires_capture" {
 			t.Fatalf("authorization: %v", p["status"])
@@ -177,31 +207,16 @@ func TestAdyenEndToEnd(t *testing.T) {
 			t.Fatalf("3-D Secure: %v %v", p["status"], p["next_action"])
 		}
 		rr := fake.Authenticate(t, redirect["url"].(string), true)
-		noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 		// Anyone may call the return address with the payment's id: with
 		// nothing, or with a redirectResult Adyen refuses, the payment
 		// waits for its customer still.
 		for _, q := range []string{"", "?redirectResult=forged"} {
-			resp, err := noFollow.Get(h.url + "/return/" + id3 + q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
+			h.processorReturn(id3, q)
 			if p = h.obj("GET", "/v1/payments/"+id3, h.keyA, nil, 200); p["status"] != "requires_action" {
 				t.Fatalf("after a return with %q: %v, want requires_action", q, p["status"])
 			}
 		}
-		resp, err := noFollow.Get(h.url + "/return/" + id3 + "?redirectResult=" + url.QueryEscape(rr))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if loc := resp.Header.Get("Location"); resp.StatusCode != 303 || !strings.HasPrefix(loc, "https://shop.example/done") {
-			t.Errorf("return: %d to %q", resp.StatusCode, loc)
-		}
-		if p = h.obj("GET", "/v1/payments/"+id3, h.keyA, nil, 200); p["status"] != "succeeded" {
-			t.Errorf("after 3-D Secure: %v", p["status"])
-		}
+		h.wantReturnedTo(id3, "?redirectResult="+url.QueryEscape(rr), "https://shop.example/done", "succeeded")
 
 		// 3-D Secure decided on Adyen's side before the customer came back:
 		// the AUTHORISATION notification settles it.

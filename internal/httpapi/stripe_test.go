@@ -27,15 +27,8 @@ func TestStripeEndToEnd(t *testing.T) {
 		h.route(h.keyA, map[string]any{"fallback": []any{ca}})
 
 		// A sale, a decline mapped, a manual capture: Stripe answers at once.
-		p := h.obj("POST", "/v1/payments", h.keyA, newPayment(card("4242424242424242")), 201)
-		if p["status"] != "succeeded" || p["connector"] != "stripe" || p["connector_account"] != ca {
-			t.Fatalf("sale: %v via %v %v", p["status"], p["connector"], p["connector_account"])
-		}
-		p = h.obj("POST", "/v1/payments", h.keyA, newPayment(card("4000000000009995")), 201)
-		if p["status"] != "failed" || p["failure_code"] != "card_declined" || p["decline_code"] != "insufficient_funds" {
-			t.Errorf("decline: %v %v %v", p["status"], p["failure_code"], p["decline_code"])
-		}
-		p = h.obj("POST", "/v1/payments", h.keyA, newPayment(card("4242424242424242"), "capture_method", "manual"), 201)
+		h.saleAndDecline("stripe", ca)
+		p := h.obj("POST", "/v1/payments", h.keyA, newPayment(card("4242424242424242"), "capture_method", "manual"), 201)
 		id := p["id"].(string)
 		if p = h.obj("POST", "/v1/payments/"+id+"/capture", h.keyA, map[string]any{"amount": 1200}, 200); p["status"] != "succeeded" || p["amount_received"] != 1200.0 {
 			t.Fatalf("capture: %v %v", p["status"], p["amount_received"])
@@ -101,18 +94,7 @@ func TestStripeEndToEnd(t *testing.T) {
 		for k, v := range fake.Authenticate(t, redirect["url"].(string), true) {
 			q.Set(k, v)
 		}
-		noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		resp, err := noFollow.Get(h.url + "/return/" + id3 + "?" + q.Encode())
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if loc := resp.Header.Get("Location"); resp.StatusCode != 303 || !strings.HasPrefix(loc, "https://shop.example/done") {
-			t.Errorf("return: %d to %q", resp.StatusCode, loc)
-		}
-		if p = h.obj("GET", "/v1/payments/"+id3, h.keyA, nil, 200); p["status"] != "succeeded" {
-			t.Errorf("after 3-D Secure: %v", p["status"])
-		}
+		h.wantReturnedTo(id3, "?"+q.Encode(), "https://shop.example/done", "succeeded")
 
 		// 3-D Secure passed, but the customer never came back: Stripe's
 		// payment_intent.succeeded settles it.

@@ -10,19 +10,8 @@ import (
 	"github.com/paygate/paygate/internal/connectors/connectortest"
 )
 
-func card(number string) connectors.Method {
-	return connectors.Method{Card: &connectors.Card{Number: number, ExpMonth: 12, ExpYear: 2040, CVC: "123", HolderName: "John Smith"}}
-}
-
-var testMethods = map[string]connectors.Method{
-	"success":            card("4242424242424242"),
-	"generic_decline":    card("4000000000000002"),
-	"insufficient_funds": card("4000000000009995"),
-	"expired_card":       card("4000000000000069"),
-	"incorrect_cvc":      card("4000000000000127"),
-	"processing_error":   card("4000000000000119"),
-	"three_d_secure":     card("4000000000003220"),
-}
+// card is a test card as the connector receives it.
+func card(number string) connectors.Method { return connectortest.Card(number) }
 
 // harness is the conformance suite's view of the connector and the fake.
 func harness(t *testing.T) connectortest.Harness {
@@ -37,7 +26,7 @@ func harness(t *testing.T) connectortest.Harness {
 	}
 	return connectortest.Harness{
 		Connector: connector(t, f),
-		Methods:   testMethods,
+		Methods:   connectortest.Methods(),
 		Authenticate: func(t *testing.T, reference string, res connectors.Result) map[string]string {
 			return map[string]string{"redirectResult": f.Authenticate(t, res.RedirectURL, true)}
 		},

@@ -266,3 +266,22 @@ func SlowURL(t testing.TB) string {
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
+
+// Card is a test card as a connector receives it.
+func Card(number string) connectors.Method {
+	return connectors.Method{Card: &connectors.Card{Number: number, ExpMonth: 12, ExpYear: 2040, CVC: "123", HolderName: "John Smith"}}
+}
+
+// Methods are the cards of Harness.Methods: paygate's test cards (the
+// sandbox's, SPEC §5), which are Stripe's too and the fake Adyen's.
+func Methods() map[string]connectors.Method {
+	return map[string]connectors.Method{
+		"success":            Card("4242424242424242"),
+		"generic_decline":    Card("4000000000000002"),
+		"insufficient_funds": Card("4000000000009995"),
+		"expired_card":       Card("4000000000000069"),
+		"incorrect_cvc":      Card("4000000000000127"),
+		"processing_error":   Card("4000000000000119"),
+		"three_d_secure":     Card("4000000000003220"),
+	}
+}

@@ -9,19 +9,8 @@ import (
 	"github.com/paygate/paygate/internal/connectors/connectortest"
 )
 
-func card(number string) connectors.Method {
-	return connectors.Method{Card: &connectors.Card{Number: number, ExpMonth: 12, ExpYear: 2040, CVC: "123"}}
-}
-
-var testMethods = map[string]connectors.Method{
-	"success":            card("4242424242424242"),
-	"generic_decline":    card("4000000000000002"),
-	"insufficient_funds": card("4000000000009995"),
-	"expired_card":       card("4000000000000069"),
-	"incorrect_cvc":      card("4000000000000127"),
-	"processing_error":   card("4000000000000119"),
-	"three_d_secure":     card(threeDSCard),
-}
+// card is a test card as the connector receives it.
+func card(number string) connectors.Method { return connectortest.Card(number) }
 
 // slowAndClosed are the sandbox process's client aimed at a server that
 // answers too late, and at a port nothing listens on.
@@ -41,7 +30,7 @@ func TestConformance(t *testing.T) {
 	slow, closed := slowAndClosed()
 	t.Run("in process", func(t *testing.T) {
 		sb := New("https://paygate.test")
-		connectortest.Run(t, connectortest.Harness{Connector: sb, Methods: testMethods,
+		connectortest.Run(t, connectortest.Harness{Connector: sb, Methods: connectortest.Methods(),
 			Authenticate: func(*testing.T, string, connectors.Result) map[string]string { return nil }, // the approval is CompleteAction's Approved
 			Performed:    sb.Performed, Slow: slow, Closed: closed})
 	})
@@ -49,7 +38,7 @@ func TestConformance(t *testing.T) {
 		sb := New("https://paygate.test")
 		srv := httptest.NewServer(Handler(sb))
 		t.Cleanup(srv.Close)
-		connectortest.Run(t, connectortest.Harness{Connector: NewClient(srv.URL, 5*time.Second), Methods: testMethods,
+		connectortest.Run(t, connectortest.Harness{Connector: NewClient(srv.URL, 5*time.Second), Methods: connectortest.Methods(),
 			Authenticate: func(*testing.T, string, connectors.Result) map[string]string { return nil },
 			Performed:    sb.Performed, Slow: slow, Closed: closed})
 	})

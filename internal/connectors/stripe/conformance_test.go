@@ -17,23 +17,8 @@ const (
 	testReturnURL = "https://paygate.test/v1/payments/{payment}/return"
 )
 
-func card(number string) connectors.Method {
-	return connectors.Method{Card: &connectors.Card{Number: number, ExpMonth: 12, ExpYear: 2040, CVC: "123"}}
-}
-
-// testMethods are Stripe's test cards (docs.stripe.com/testing) by the
-// outcome the suite expects of them.
-func testMethods() map[string]connectors.Method {
-	return map[string]connectors.Method{
-		"success":            card("4242424242424242"),
-		"generic_decline":    card("4000000000000002"),
-		"insufficient_funds": card("4000000000009995"),
-		"expired_card":       card("4000000000000069"),
-		"incorrect_cvc":      card("4000000000000127"),
-		"processing_error":   card("4000000000000119"),
-		"three_d_secure":     card("4000000000003220"),
-	}
-}
+// card is a test card as the connector receives it.
+func card(number string) connectors.Method { return connectortest.Card(number) }
 
 // newTestConnector is a connector of the fake's account (stripetest's
 // key and webhook secret) at baseURL.
@@ -73,7 +58,7 @@ func TestConformance(t *testing.T) {
 	fake, c := newFake(t)
 	connectortest.Run(t, connectortest.Harness{
 		Connector: c,
-		Methods:   testMethods(),
+		Methods:   connectortest.Methods(),
 		Authenticate: func(t *testing.T, reference string, res connectors.Result) map[string]string {
 			if !strings.HasPrefix(res.RedirectURL, fake.URL()+"/fake/three_d_secure/") {
 				t.Errorf("3-D Secure redirect %q is not the PaymentIntent's next_action", res.RedirectURL)
