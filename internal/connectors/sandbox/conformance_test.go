@@ -9,9 +9,6 @@ import (
 	"github.com/paygate/paygate/internal/connectors/connectortest"
 )
 
-// card is a test card as the connector receives it.
-func card(number string) connectors.Method { return connectortest.Card(number) }
-
 // slowAndClosed are the sandbox process's client aimed at a server that
 // answers too late, and at a port nothing listens on.
 func slowAndClosed() (slow, closed func(t *testing.T) connectors.Connector) {
