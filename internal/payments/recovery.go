@@ -132,7 +132,9 @@ func (s *Service) RecoverStale(ctx context.Context, cutoff time.Time) (int, erro
 			s.log.WarnContext(ctx, "payment recovery failed", "payment_id", p.ID, "error", err.Error())
 		}
 		if err != nil || q.Status == Processing {
-			s.touch(ctx, acct, p.ID, p.ConnectorReference)
+			if err != nil || !q.UpdatedAt.After(p.UpdatedAt) { // a pending answer has moved it already
+				s.touch(ctx, acct, p.ID, p.ConnectorReference)
+			}
 			continue
 		}
 		n++

@@ -335,7 +335,9 @@ func (s *Service) RecoverStale(ctx context.Context, cutoff time.Time) (int, erro
 			s.log.WarnContext(ctx, "refund recovery failed", "refund_id", r.ID, "error", err.Error())
 		}
 		if err != nil || q.Status == Pending {
-			s.touch(ctx, acct, r.ID)
+			if err != nil || !q.UpdatedAt.After(r.UpdatedAt) { // a pending answer has moved it already
+				s.touch(ctx, acct, r.ID)
+			}
 			continue
 		}
 		n++

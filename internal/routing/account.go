@@ -94,6 +94,9 @@ type Store interface {
 	CreateConnectorAccount(ctx context.Context, a *Account) error
 	ConnectorAccount(ctx context.Context, scope tenant.Scope, id string) (*Account, error)
 	ConnectorAccounts(ctx context.Context, scope tenant.Scope, q ListQuery) ([]*Account, bool, error)
+	// ConnectorAccountsByID is the scope's live (not deleted) accounts
+	// among ids, in any order.
+	ConnectorAccountsByID(ctx context.Context, scope tenant.Scope, ids []string) ([]*Account, error)
 	// UpdateConnectorAccount locks the account, lets fn change it, stores it.
 	UpdateConnectorAccount(ctx context.Context, scope tenant.Scope, id string, fn func(a *Account) error) (*Account, error)
 	// DeleteConnectorAccount marks the account deleted, unless the scope's
@@ -303,9 +306,13 @@ func (s *Service) seal(a *Account, creds map[string]string) error {
 	}
 	a.Sealed, err = s.sealer.Seal(b, a.ID)
 	clear(b)
-	a.CredentialsSet, a.CredentialsHint = len(creds) > 0, hint(a.Connector, creds)
+	a.CredentialsSet, a.CredentialsHint = CredentialsSet(a.Connector), hint(a.Connector, creds)
 	return err
 }
+
+// CredentialsSet tells whether an account of connector holds credentials:
+// the sandbox takes none, the others cannot be registered without theirs.
+func CredentialsSet(connector string) bool { return connector != Sandbox }
 
 // Get retrieves an account.
 func (s *Service) Get(ctx context.Context, acct tenant.Account, id string) (*Account, error) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -79,7 +80,7 @@ func (r *Router) Routes(ctx context.Context, p *payments.Payment) ([]payments.Ro
 		facts.PaymentMethodType = m.Type
 		facts.CardBrand, _ = m.Funding()
 	}
-	candidates := rules.Candidates(facts)
+	var accounts []*Account
 	if len(rules.Rules) == 0 && len(rules.Fallback) == 0 && p.Livemode {
 		// No routing: a live payment goes to the mode's accounts, oldest
 		// first (test mode has the built-in sandbox).
@@ -87,19 +88,26 @@ func (r *Router) Routes(ctx context.Context, p *payments.Payment) ([]payments.Ro
 		if err != nil {
 			return nil, err
 		}
-		for i := len(as) - 1; i >= 0; i-- {
-			candidates = append(candidates, as[i].ID)
-		}
-	}
-	var routes, skipped []payments.Route
-	for _, id := range candidates {
-		a, err := r.store.ConnectorAccount(ctx, scope, id)
-		if errors.Is(err, ErrNotFound) {
-			continue // deleted since: the routing is checked when it is set
-		}
+		accounts = as
+		slices.Reverse(accounts)
+	} else {
+		candidates := rules.Candidates(facts)
+		found, err := r.store.ConnectorAccountsByID(ctx, scope, candidates)
 		if err != nil {
 			return nil, err
 		}
+		byID := make(map[string]*Account, len(found))
+		for _, a := range found {
+			byID[a.ID] = a
+		}
+		for _, id := range candidates {
+			if a := byID[id]; a != nil { // else deleted since: routing is checked when it is set
+				accounts = append(accounts, a)
+			}
+		}
+	}
+	var routes, skipped []payments.Route
+	for _, a := range accounts {
 		if !a.Enabled {
 			continue
 		}

@@ -1,10 +1,16 @@
 package routing
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/paygate/paygate/internal/connectors"
 )
 
 func TestCandidates(t *testing.T) {
@@ -133,3 +139,25 @@ func TestBaseURLGuard(t *testing.T) {
 }
 
 func strPtr(s string) *string { return &s }
+
+// TestBreakerReported: the router logs an account it starts trying last,
+// and tells OnBreaker (the metrics) once per opening and once per closing.
+func TestBreakerReported(t *testing.T) {
+	var logs bytes.Buffer
+	r := NewRouter(nil, nil, slog.New(slog.NewTextHandler(&logs, nil)), nil, nil)
+	var heard []bool
+	r.OnBreaker = func(_ string, open bool) { heard = append(heard, open) }
+	refused := connectors.NotProcessed(errors.New("connection refused"))
+	for range 4 {
+		r.Observe("ca_1", refused)
+	}
+	r.Observe("ca_1", nil)
+	r.Observe("ca_1", nil)
+	r.Observe("", refused) // the built-in sandbox has no breaker
+	if !slices.Equal(heard, []bool{true, false}) {
+		t.Errorf("OnBreaker heard %v, want [true false]", heard)
+	}
+	if !strings.Contains(logs.String(), "tried last for a cool-down") || !strings.Contains(logs.String(), "connector_account=ca_1") {
+		t.Errorf("log:\n%s", logs.String())
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/paygate/paygate/internal/payments"
@@ -24,7 +25,7 @@ func scanAccount(row sqldb.Scanner) (*routing.Account, error) {
 		return nil, err
 	}
 	a.CreatedAt, a.UpdatedAt = a.CreatedAt.UTC(), a.UpdatedAt.UTC()
-	a.CredentialsSet = a.Connector != routing.Sandbox // the sandbox takes none; the others need theirs
+	a.CredentialsSet = routing.CredentialsSet(a.Connector)
 	return &a, nil
 }
 
@@ -44,6 +45,22 @@ func (db *DB) CreateConnectorAccount(ctx context.Context, a *routing.Account) er
 // ConnectorAccount implements routing.Store.
 func (db *DB) ConnectorAccount(ctx context.Context, scope tenant.Scope, id string) (*routing.Account, error) {
 	return sqldb.QueryOne(ctx, db.r, scanAccount, routing.ErrNotFound, `SELECT `+accountColumns+accountOf, scope.MerchantID, scope.Livemode, id)
+}
+
+// ConnectorAccountsByID implements routing.Store: one query for the
+// accounts a payment may go to.
+func (db *DB) ConnectorAccountsByID(ctx context.Context, scope tenant.Scope, ids []string) ([]*routing.Account, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	args := []any{scope.MerchantID, scope.Livemode}
+	marks := make([]string, len(ids))
+	for i, id := range ids {
+		args = append(args, id)
+		marks[i] = fmt.Sprintf("$%d", i+3)
+	}
+	return sqldb.QueryAll(ctx, db.r, scanAccount, `SELECT `+accountColumns+` FROM connector_accounts a
+		WHERE a.merchant_id = $1 AND a.livemode = $2 AND a.deleted_at IS NULL AND a.id IN (`+strings.Join(marks, ", ")+`)`, args...)
 }
 
 // ConnectorAccountAnyScope implements routing.Store.

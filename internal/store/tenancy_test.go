@@ -218,6 +218,10 @@ func TestStoreTenancy(t *testing.T) {
 			"ConnectorAccounts": func(s tenant.Scope) error {
 				return none(db.ConnectorAccounts(ctx, s, routing.ListQuery{Limit: 100}))
 			},
+			"ConnectorAccountsByID": func(s tenant.Scope) error {
+				as, err := db.ConnectorAccountsByID(ctx, s, []string{ca.ID})
+				return none(as, false, err)
+			},
 			"UpdateConnectorAccount": func(s tenant.Scope) error {
 				return notFound(db.UpdateConnectorAccount(ctx, s, ca.ID, func(*routing.Account) error { return errCalled }))
 			},
