@@ -56,3 +56,25 @@ func Valid(prefix, s string) bool {
 	// for the id to have exactly one spelling.
 	return err == nil && len(b) == 16 && crockford.EncodeToString(b) == rest
 }
+
+// Bound returns the id with the given prefix at instant t and the least
+// (upper false) or greatest (upper true) random part: every id made at t
+// sorts between the two. A list filtered by creation time uses these
+// bounds to walk its id index from the right place.
+func Bound(prefix string, t time.Time, upper bool) string {
+	var b [16]byte
+	ns := t.UnixNano()
+	switch {
+	case t.Before(time.Unix(0, 0)):
+		ns = 0
+	case t.Year() >= 2262: // past UnixNano's range
+		ns = 1<<63 - 1
+	}
+	binary.BigEndian.PutUint64(b[:8], uint64(ns))
+	if upper {
+		for i := 8; i < 16; i++ {
+			b[i] = 0xff
+		}
+	}
+	return prefix + crockford.EncodeToString(b[:])
+}

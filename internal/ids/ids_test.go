@@ -3,6 +3,7 @@ package ids
 import (
 	"sort"
 	"testing"
+	"time"
 )
 
 func TestNewIsValidAndOrdered(t *testing.T) {
@@ -28,5 +29,27 @@ func TestValidRejects(t *testing.T) {
 		if Valid(Payment, s) {
 			t.Errorf("Valid(%q) = true", s)
 		}
+	}
+}
+
+func TestBoundBracketsIDsMadeAtThatTime(t *testing.T) {
+	before := time.Now()
+	id := New(Payment)
+	after := time.Now()
+	lo, hi := Bound(Payment, before, false), Bound(Payment, after, true)
+	if !(lo <= id && id <= hi) {
+		t.Fatalf("id %s not within [%s, %s]", id, lo, hi)
+	}
+	if !Valid(Payment, lo) || !Valid(Payment, hi) {
+		t.Fatalf("bounds %s %s are not valid ids", lo, hi)
+	}
+	if later := Bound(Payment, after.Add(time.Microsecond), false); later <= id {
+		t.Fatalf("the lower bound a microsecond later, %s, is not after %s", later, id)
+	}
+	if earlier := Bound(Payment, before.Add(-time.Microsecond), true); earlier >= id {
+		t.Fatalf("the upper bound a microsecond earlier, %s, is not before %s", earlier, id)
+	}
+	if lo, hi := Bound(Payment, time.Unix(-5, 0), false), Bound(Payment, time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), true); lo >= id || hi <= id {
+		t.Fatalf("out-of-range times: %s %s around %s", lo, hi, id)
 	}
 }

@@ -23,7 +23,10 @@
 //  3. refunds_pending = the sum of pending refunds;
 //  4. cardholders = −(captured − refunded);
 //  5. per payment, amount_refunded = its succeeded refunds, its reserved
-//     amount = its pending refunds, and refunded + pending ≤ received.
+//     amount = its pending refunds, and refunded + pending ≤ received;
+//  6. every running balance (the counter slots GET /v1/balance reads)
+//     equals the sum of its entries, per merchant, mode, currency, kind
+//     and account.
 package ledger
 
 import (
@@ -155,6 +158,8 @@ type Report struct {
 	Recorded map[Key]Recorded
 	// Payments whose refund amounts disagree with their refunds.
 	PaymentMismatches []string
+	// Running balances that disagree with the sum of their entries.
+	BalanceMismatches []string
 }
 
 // Key names a merchant's currency, and an account when it matters.
@@ -175,6 +180,7 @@ func Check(r Report) []string {
 		bad = append(bad, fmt.Sprintf("transaction %s does not sum to zero", id))
 	}
 	bad = append(bad, r.PaymentMismatches...)
+	bad = append(bad, r.BalanceMismatches...)
 	keys := map[Key]bool{}
 	for k := range r.Recorded {
 		keys[Key{MerchantID: k.MerchantID, Currency: k.Currency}] = true

@@ -37,13 +37,17 @@ type dialect struct {
 	tables string
 	// uniqueViolation tells whether err is a duplicate key in table.
 	uniqueViolation func(err error, table string) bool
+	// balanceSlots is how many rows each running balance is spread over
+	// (see ledger_balances): enough that concurrent payments of one
+	// merchant rarely wait for each other's commit. SQLite has one writer.
+	balanceSlots int
 }
 
 func postgresDialect(w *sql.DB) dialect {
 	return dialect{
 		name: Postgres, goose: goose.DialectPostgres,
 		forUpdate: " FOR UPDATE", forShare: " FOR SHARE", skipLocked: " FOR UPDATE SKIP LOCKED",
-		writer: sqldb.PipelineWriter{DB: w}, eventWithFanOut: true,
+		writer: sqldb.PipelineWriter{DB: w}, eventWithFanOut: true, balanceSlots: 16,
 		snapshot: `SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY`,
 		tables:   `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`,
 		uniqueViolation: func(err error, table string) bool {
@@ -57,7 +61,7 @@ func postgresDialect(w *sql.DB) dialect {
 func sqliteDialect(w *sql.DB) dialect {
 	return dialect{
 		name: SQLite, goose: goose.DialectSQLite3,
-		writer: sqldb.TxWriter{DB: w},
+		writer: sqldb.TxWriter{DB: w}, balanceSlots: 1,
 		tables: `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`,
 		uniqueViolation: func(err error, table string) bool {
 			return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed: "+table+".")

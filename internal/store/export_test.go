@@ -2,10 +2,6 @@ package store
 
 import "context"
 
-// WaitingStatuses is the list condition that selects the partial index
-// payments_waiting, for the plan test.
-const WaitingStatuses = waitingStatuses
-
 // MigrateTo applies the migrations up to version, for tests of what a
 // migration does to the rows written before it.
 func (db *DB) MigrateTo(ctx context.Context, version int64) error {

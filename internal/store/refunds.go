@@ -155,7 +155,7 @@ func (db *DB) insertWrites(ctx context.Context, q sqldb.Execer, evs []events.Eve
 			}
 		}
 	}
-	return nil
+	return db.addToBalances(ctx, q, txs)
 }
 
 // StaleRefunds returns refunds, of every merchant, that have been pending

@@ -53,6 +53,10 @@ type DB struct {
 // Options tune a DB.
 type Options struct {
 	MaxConns int // PostgreSQL pool size; 0 means 20
+	// Tracer sees every PostgreSQL statement and its arguments: for
+	// tracing, and for the tests that read the plans of the store's own
+	// queries.
+	Tracer pgx.QueryTracer
 }
 
 // Open connects to url: "postgres://…" (or "postgresql://…") or
@@ -66,6 +70,9 @@ func Open(ctx context.Context, rawURL string, opt Options) (*DB, error) {
 		cfg, err := pgx.ParseConfig(rawURL)
 		if err != nil {
 			return nil, fmt.Errorf("parse database url: %w", redactURL(err, rawURL))
+		}
+		if opt.Tracer != nil {
+			cfg.Tracer = opt.Tracer
 		}
 		db := stdlib.OpenDB(*cfg)
 		db.SetMaxOpenConns(opt.MaxConns)
