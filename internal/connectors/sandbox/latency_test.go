@@ -36,7 +36,9 @@ func TestLatencyDelaysEveryCall(t *testing.T) {
 				a, _ := c.Lookup(ctx, name)
 				return c.Refund(ctx, connectors.RefundRequest{Reference: name + "-r", ProcessorID: a.ProcessorID, Amount: 1})
 			}},
-			{"void", func() (connectors.Result, error) { return c.Void(ctx, connectors.VoidRequest{Reference: name + "-v", ProcessorID: "auth_none"}) }},
+			{"void", func() (connectors.Result, error) {
+				return c.Void(ctx, connectors.VoidRequest{Reference: name + "-v", ProcessorID: "auth_none"})
+			}},
 			{"complete_action", func() (connectors.Result, error) {
 				return c.CompleteAction(ctx, connectors.CompleteActionRequest{Reference: name + "-ca", ActionReference: "none"})
 			}},
