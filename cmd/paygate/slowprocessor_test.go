@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/rand"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,8 +16,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/paygate/paygate/internal/connectors"
+	"github.com/paygate/paygate/internal/connectors/sandbox"
 	"github.com/paygate/paygate/internal/store"
 	"github.com/paygate/paygate/internal/store/storetest"
+	"github.com/paygate/paygate/internal/vault"
 )
 
 // TestNoConnectionHeldDuringProcessorCall: a payment's processor call runs
@@ -35,7 +40,8 @@ func TestNoConnectionHeldDuringProcessorCall(t *testing.T) {
 	dbURL := storetest.NewURL(t, store.Postgres)
 	app := "paygate-nohold-" + strings.ToLower(rand.Text()[:8])
 	s := startServe(t, map[string]string{"PAYGATE_ADDR": freeAddr(t), "PAYGATE_DATABASE_URL": dbURL + "&application_name=" + app,
-		"PAYGATE_DATABASE_MAX_CONNS": "2", "PAYGATE_SANDBOX_LATENCY": latency.String(), "PAYGATE_LOG_LEVEL": "warn"})
+		"PAYGATE_DATABASE_MAX_CONNS": "2", "PAYGATE_SANDBOX_LATENCY": latency.String(), "PAYGATE_LOG_LEVEL": "warn",
+		"PAYGATE_ENCRYPTION_KEYS": "k1:" + vault.NewKey()})
 	key := keyPattern.FindString(s.stdout.String())
 	if key == "" {
 		t.Fatalf("no demo key printed: %q", s.stdout.String())
@@ -161,4 +167,38 @@ func inUse(t *testing.T, url string) int {
 		t.Fatalf("/metrics shows %d pools' connections in use, want 2 (%d)", found, resp.StatusCode)
 	}
 	return n
+}
+
+// `paygate sandbox serve` spends PAYGATE_SANDBOX_LATENCY on every call,
+// and /healthz none.
+func TestSandboxProcessLatency(t *testing.T) {
+	const latency = 300 * time.Millisecond
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"paygate", "sandbox", "serve"}, env(map[string]string{"PAYGATE_SANDBOX_ADDR": addr, "PAYGATE_SANDBOX_LATENCY": latency.String()}),
+			io.Discard, io.Discard)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("sandbox did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c := sandbox.NewClient("http://"+addr, 5*time.Second)
+	start := time.Now()
+	res, err := c.Authorize(context.Background(), connectors.AuthorizeRequest{Reference: "slow", Amount: 100, Currency: "usd", Capture: true,
+		Method: connectors.Method{Card: &connectors.Card{Number: "4242424242424242", ExpMonth: 12, ExpYear: 2040}}})
+	if took := time.Since(start); err != nil || res.Outcome != connectors.Succeeded || took < latency {
+		t.Errorf("authorize: %+v %v after %s, want success after at least %s", res, err, took, latency)
+	}
 }
