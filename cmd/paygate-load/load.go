@@ -39,11 +39,13 @@ type loader struct {
 	client *http.Client
 	stderr io.Writer
 	runID  string // makes this run's Idempotency-Keys unique
+	phases int    // phases begun; a phase's keys are its own
 
 	confirmBody, manualBody []byte
 
-	mu  sync.Mutex
-	ids []string // payments the reads flow reads
+	mu    sync.Mutex
+	ids   []string // payments the reads flow reads
+	acked []string // payments answered 201, with -ids
 
 	pace float64 // flows a second in the current phase; 0: unpaced (warm-up)
 }
@@ -182,6 +184,8 @@ func (r *results) merge(o *results) {
 // flight at the deadline finishes and counts; elapsed runs to the last.
 func (l *loader) phase(ctx context.Context, flow string, deadline time.Time, limit int64) (*results, time.Duration) {
 	var sent atomic.Int64
+	l.phases++
+	phaseID := strconv.Itoa(l.phases)
 	start := time.Now()
 	all := &results{}
 	var mu sync.Mutex
@@ -212,7 +216,7 @@ func (l *loader) phase(ctx context.Context, flow string, deadline time.Time, lim
 	}
 	for i := range l.cfg.concurrency {
 		wg.Go(func() {
-			w := &worker{l: l, ctx: ctx, id: i, deadline: deadline, limit: limit, sent: &sent, res: &results{}}
+			w := &worker{l: l, ctx: ctx, id: i, phase: phaseID, deadline: deadline, limit: limit, sent: &sent, res: &results{}}
 			for w.more() {
 				if starts != nil && !w.await(starts) {
 					break
@@ -233,6 +237,7 @@ type worker struct {
 	l        *loader
 	ctx      context.Context
 	id       int
+	phase    string
 	seq      int
 	deadline time.Time
 	limit    int64
@@ -277,6 +282,7 @@ func (w *worker) runFlow(flow string) {
 	switch flow {
 	case flowConfirm:
 		p, ok := w.do(opCreateConfirm, http.MethodPost, "/v1/payments", w.l.confirmBody, http.StatusCreated, w.l.cfg.expect)
+		w.acked(p)
 		if ok {
 			w.res.flows++
 			if w.l.cfg.flow == flowReads { // the warm-up of the reads flow
@@ -287,6 +293,7 @@ func (w *worker) runFlow(flow string) {
 		}
 	case flowLifecycle:
 		p, ok := w.do(opCreateManual, http.MethodPost, "/v1/payments", w.l.manualBody, http.StatusCreated, "requires_capture")
+		w.acked(p)
 		if !ok {
 			return
 		}
@@ -313,6 +320,31 @@ func (w *worker) runFlow(flow string) {
 	}
 }
 
+// acked keeps the id of a payment paygate answered with, for -ids.
+func (w *worker) acked(p object) {
+	if w.l.cfg.ids == "" || p.ID == "" {
+		return
+	}
+	w.l.mu.Lock()
+	w.l.acked = append(w.l.acked, p.ID)
+	w.l.mu.Unlock()
+}
+
+// writeIDs writes the acknowledged payments' ids to path, one a line.
+func (l *loader) writeIDs(path string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var b bytes.Buffer
+	for _, id := range l.acked {
+		b.WriteString(id)
+		b.WriteByte('\n')
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("-ids: %w", err)
+	}
+	return nil
+}
+
 // object is what the flows read of an answer.
 type object struct {
 	ID     string `json:"id"`
@@ -332,7 +364,7 @@ func (w *worker) do(op int, method, path string, body []byte, want int, wantStat
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(w.ctx, method, w.l.cfg.base+path, rd)
+	req, err := http.NewRequestWithContext(w.ctx, method, w.l.cfg.bases[w.id%len(w.l.cfg.bases)]+path, rd)
 	if err != nil {
 		w.fail(r, "request", err.Error())
 		return obj, false
@@ -344,7 +376,7 @@ func (w *worker) do(op int, method, path string, body []byte, want int, wantStat
 	}
 	if method == http.MethodPost {
 		w.seq++
-		req.Header.Set("Idempotency-Key", "load-"+w.l.runID+"-"+strconv.Itoa(w.id)+"-"+strconv.Itoa(w.seq))
+		req.Header.Set("Idempotency-Key", "load-"+w.l.runID+"-"+w.phase+"-"+strconv.Itoa(w.id)+"-"+strconv.Itoa(w.seq))
 	}
 	start := time.Now()
 	resp, err := w.l.client.Do(req)

@@ -5,6 +5,11 @@
 //
 //	paygate-load -url http://127.0.0.1:8080 -key sk_test_… -flow confirm -c 32 -d 20s -json
 //
+// -url takes several instances of paygate, separated by commas: client i
+// sends to the (i mod n)th, so the load spreads evenly over them. -ids
+// writes the id of every payment paygate acknowledged (answered 201), for a
+// check that each is in the database exactly once.
+//
 // Flows:
 //
 //	confirm    POST /v1/payments with confirm: true, automatic capture, the
@@ -56,7 +61,8 @@ const (
 
 // config is the parsed command line.
 type config struct {
-	base        string // the URL without a trailing slash
+	bases       []string // the URLs, without a trailing slash
+	ids         string   // a file for the acknowledged payments' ids; "" for none
 	key         string
 	flow        string
 	concurrency int
@@ -88,7 +94,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		fmt.Fprintln(stderr, "usage: paygate-load -url URL -key KEY [-flow confirm|lifecycle|reads] [-c N] [-d DURATION] [-n REQUESTS] [-warmup DURATION] [-json]")
 		fs.PrintDefaults()
 	}
-	rawURL := fs.String("url", "http://127.0.0.1:8080", "paygate's base URL (loopback only, unless -allow-remote)")
+	rawURL := fs.String("url", "http://127.0.0.1:8080", "paygate's base URL, or several separated by commas to spread the clients over (loopback only, unless -allow-remote)")
+	fs.StringVar(&c.ids, "ids", "", "write the id of every payment answered 201 (warm-up included) to this file, one a line")
 	fs.StringVar(&c.key, "key", "", "merchant secret key (default: $PAYGATE_KEY)")
 	fs.StringVar(&c.flow, "flow", flowConfirm, "confirm | lifecycle | reads")
 	fs.IntVar(&c.concurrency, "c", 32, "concurrent clients, each with one request in flight")
@@ -116,14 +123,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if c.key == "" {
 		c.key = os.Getenv("PAYGATE_KEY")
 	}
-	u, err := url.Parse(*rawURL)
-	if err != nil {
-		return c, fmt.Errorf("-url: %w", err)
+	for raw := range strings.SplitSeq(*rawURL, ",") {
+		u, err := url.Parse(strings.TrimSpace(raw))
+		if err != nil {
+			return c, fmt.Errorf("-url: %w", err)
+		}
+		if err := checkTarget(u, c.allowRemote); err != nil {
+			return c, err
+		}
+		c.bases = append(c.bases, strings.TrimSuffix(u.String(), "/"))
 	}
-	if err := checkTarget(u, c.allowRemote); err != nil {
-		return c, err
-	}
-	c.base = strings.TrimSuffix(u.String(), "/")
 	switch {
 	case c.key == "":
 		return c, errors.New("no key: pass -key or set PAYGATE_KEY")
@@ -131,6 +140,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("-flow must be confirm, lifecycle or reads, not %q", c.flow)
 	case c.concurrency < 1 || c.concurrency > 10000:
 		return c, fmt.Errorf("-c must be from 1 to 10000, not %d", c.concurrency)
+	case c.concurrency < len(c.bases):
+		return c, fmt.Errorf("-c %d is fewer clients than the %d URLs", c.concurrency, len(c.bases))
 	case c.duration < 0 || c.requests < 0 || c.warmup < 0:
 		return c, errors.New("-d, -n and -warmup cannot be negative")
 	case c.duration == 0 && c.requests == 0:
@@ -186,6 +197,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rep, err := l.run(ctx)
 	if err != nil {
 		return err
+	}
+	if cfg.ids != "" {
+		if err := l.writeIDs(cfg.ids); err != nil {
+			return err
+		}
 	}
 	if cfg.json {
 		err = rep.writeJSON(stdout)

@@ -8,7 +8,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -143,6 +148,55 @@ func TestConfirmFlow(t *testing.T) {
 	})
 }
 
+// TestSeveralURLs: the clients spread over every URL given, and -ids lists
+// every payment acknowledged, each once, as the database has them. The
+// URLs are two proxies in front of one server, counting what they pass.
+func TestSeveralURLs(t *testing.T) {
+	s := startServer(t, store.SQLite)
+	target, err := url.Parse(s.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var passed [2]atomic.Int64
+	var fronts []string
+	for i := range passed {
+		proxy := httputil.NewSingleHostReverseProxy(target)
+		front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			passed[i].Add(1)
+			proxy.ServeHTTP(w, r)
+		}))
+		t.Cleanup(front.Close)
+		fronts = append(fronts, front.URL)
+	}
+	ids := filepath.Join(t.TempDir(), "ids")
+	rep := load(t, "-url", strings.Join(fronts, ","), "-key", s.key, "-c", "4", "-n", "40", "-warmup", "100ms", "-ids", ids)
+	checkSane(t, rep)
+	if rep.URL != strings.Join(fronts, ",") {
+		t.Errorf("report url %q", rep.URL)
+	}
+	if passed[0].Load() == 0 || passed[1].Load() == 0 {
+		t.Errorf("requests through each URL: %d and %d, want both some", passed[0].Load(), passed[1].Load())
+	}
+	b, err := os.ReadFile(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Fields(string(b))
+	seen := map[string]bool{}
+	for _, id := range lines {
+		if seen[id] {
+			t.Errorf("%s listed twice", id)
+		}
+		seen[id] = true
+		if n := s.count(t, `SELECT count(*) FROM payments WHERE id = '`+id+`' AND status = 'succeeded'`); n != 1 {
+			t.Errorf("acknowledged payment %s: %d succeeded in the database", id, n)
+		}
+	}
+	if all := s.count(t, `SELECT count(*) FROM payments`); int64(len(lines)) != all || all != passed[0].Load()+passed[1].Load() || all < 40 {
+		t.Errorf("%d ids listed, %d payments in the database, %d requests passed: want all equal, at least 40", len(lines), all, passed[0].Load()+passed[1].Load())
+	}
+}
+
 // TestPacedFlow: at a fixed rate the clients start no more flows than the
 // ticker hands out (a slow machine may start fewer, never more).
 func TestPacedFlow(t *testing.T) {
@@ -224,6 +278,8 @@ func TestFlags(t *testing.T) {
 		{[]string{"-url", "http://[2001:db8::1]:80"}, "loopback"},
 		{[]string{"-url", "ftp://127.0.0.1"}, "http or https"},
 		{[]string{"-url", "http://127.0.0.1:8080/v1"}, "base URL"},
+		{[]string{"-url", "http://127.0.0.1:8080,http://192.0.2.1:8080"}, "loopback"},
+		{[]string{"-url", "http://127.0.0.1:8080,http://127.0.0.1:8081", "-c", "1"}, "fewer clients"},
 		{[]string{"-flow", "writes"}, "-flow"},
 		{[]string{"-expect", "pending"}, "-expect"},
 		{[]string{"-c", "0"}, "-c"},
@@ -259,7 +315,7 @@ func TestFlags(t *testing.T) {
 // The dialer itself refuses a non-loopback address, whatever a host name
 // resolved to: nothing is sent.
 func TestDialerStaysOnLoopback(t *testing.T) {
-	cfg := config{base: "http://192.0.2.1:9", key: "k", flow: flowConfirm, concurrency: 1, requests: 1,
+	cfg := config{bases: []string{"http://192.0.2.1:9"}, key: "k", flow: flowConfirm, concurrency: 1, requests: 1,
 		timeout: 5 * time.Second, amount: 1, currency: "usd"}
 	rep, err := newLoader(cfg, io.Discard).run(context.Background())
 	if err != nil {

@@ -71,7 +71,7 @@ func latencyOf(h *histogram) latency {
 
 func newReport(cfg config, res *results, elapsed time.Duration, interrupted bool) *report {
 	rep := &report{
-		Flow: cfg.flow, URL: cfg.base, Concurrency: cfg.concurrency, Rate: cfg.rate, DurationS: cfg.duration.Seconds(),
+		Flow: cfg.flow, URL: strings.Join(cfg.bases, ","), Concurrency: cfg.concurrency, Rate: cfg.rate, DurationS: cfg.duration.Seconds(),
 		WarmupS: cfg.warmup.Seconds(), ElapsedS: round3(elapsed.Seconds()), Interrupted: interrupted,
 		Flows: res.flows, StatusCodes: map[string]int64{}, Errors: map[string]int64{},
 		ErrorExamples: res.examples, Operations: map[string]opStat{},

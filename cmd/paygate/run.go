@@ -266,9 +266,12 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 			return err
 		}
 	}
-	var connector connectors.Connector = sandbox.New(cfg.PublicURL)
+	var connector connectors.Connector = sandbox.New(cfg.PublicURL).WithLatency(cfg.SandboxLatency)
 	if cfg.SandboxURL != "" {
 		connector = sandbox.NewClient(cfg.SandboxURL, cfg.ConnectorTimeout).WithToken(cfg.SandboxToken)
+		if cfg.SandboxLatency > 0 {
+			log.Warn("PAYGATE_SANDBOX_LATENCY applies where the sandbox runs: set it on `paygate sandbox serve`")
+		}
 	}
 	m := metrics.New()
 	connector = m.Connector(connector)
@@ -458,7 +461,7 @@ func serveSandbox(ctx context.Context, cfg config.Config, stderr io.Writer) erro
 		return fmt.Errorf("configuration: %w", err)
 	}
 	log := logging.New(stderr, cfg.LogLevel, cfg.LogFormat)
-	return listenAndServe(ctx, cfg, cfg.SandboxAddr, sandbox.RequireToken(cfg.SandboxToken, sandbox.Handler(sandbox.New(cfg.PublicURL))), log)
+	return listenAndServe(ctx, cfg, cfg.SandboxAddr, sandbox.RequireToken(cfg.SandboxToken, sandbox.Handler(sandbox.New(cfg.PublicURL).WithLatency(cfg.SandboxLatency))), log)
 }
 
 // createDemoMerchant gives a newcomer a key on the first start of an empty

@@ -77,6 +77,8 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"PAYGATE_AUTO_MIGRATE": "maybe"}, "PAYGATE_AUTO_MIGRATE"},
 		{map[string]string{"PAYGATE_PUBLIC_URL": "not a url"}, "PAYGATE_PUBLIC_URL"},
 		{map[string]string{"PAYGATE_CONNECTOR_TIMEOUT": "soon"}, "PAYGATE_CONNECTOR_TIMEOUT"},
+		{map[string]string{"PAYGATE_SANDBOX_LATENCY": "-300ms"}, "PAYGATE_SANDBOX_LATENCY"},
+		{map[string]string{"PAYGATE_SANDBOX_LATENCY": "10s"}, "PAYGATE_SANDBOX_LATENCY"}, // not below the 10 s connector timeout
 		{map[string]string{"PAYGATE_DATABASE_MAX_CONNS": "0"}, "PAYGATE_DATABASE_MAX_CONNS"},
 		{map[string]string{"PAYGATE_DATABASE_MAX_CONNS": "many"}, "PAYGATE_DATABASE_MAX_CONNS"},
 		{map[string]string{"PAYGATE_PPROF_ADDR": "0.0.0.0:6060"}, "PAYGATE_PPROF_ADDR"},

@@ -45,6 +45,10 @@ type Config struct {
 	// ConnectorTimeout bounds every call to the processor; a call that
 	// times out has an unknown outcome, settled later by recovery.
 	ConnectorTimeout time.Duration
+	// SandboxLatency (PAYGATE_SANDBOX_LATENCY) is how long every call to
+	// the sandbox waits before it is answered, in process and in `paygate
+	// sandbox serve`: a slow processor, for load tests. 0: none.
+	SandboxLatency time.Duration
 	// RecoveryAfter is how long a payment may stay processing, or an
 	// idempotency key stay locked, before paygate treats its request as
 	// dead and finishes the work itself.
@@ -206,6 +210,11 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.RecoveryAfter < 2*c.ConnectorTimeout {
 		return c, bad("PAYGATE_RECOVERY_AFTER", "must be at least twice PAYGATE_CONNECTOR_TIMEOUT (%s)", c.ConnectorTimeout)
 	}
+	if s := get("PAYGATE_SANDBOX_LATENCY", "0"); s != "0" {
+		if c.SandboxLatency, err = time.ParseDuration(s); err != nil || c.SandboxLatency < 0 || c.SandboxLatency > maxSandboxLatency {
+			return c, bad("PAYGATE_SANDBOX_LATENCY", "must be a duration from 0 to %s, like 300ms, not %q", maxSandboxLatency, s)
+		}
+	}
 	c.RateLimits = ratelimit.Defaults()
 	for _, v := range []struct {
 		name string
@@ -299,6 +308,12 @@ func (c Config) ServeChecks() error {
 		return bad("PAYGATE_METRICS_TOKEN", "or PAYGATE_METRICS_ADDR is required in production: /metrics shows request rates, routes and volumes, "+
 			"so it needs a bearer token, or a listener of its own that only the monitoring network reaches")
 	}
+	// The built-in sandbox must answer within the time any processor is
+	// given. `paygate sandbox serve` may be slower: the gateway's client
+	// then times out, which is how an unknown outcome is tested.
+	if c.SandboxURL == "" && c.SandboxLatency > 0 && c.SandboxLatency >= c.ConnectorTimeout {
+		return bad("PAYGATE_SANDBOX_LATENCY", "must be below PAYGATE_CONNECTOR_TIMEOUT (%s) for the built-in sandbox, not %s", c.ConnectorTimeout, c.SandboxLatency)
+	}
 	return nil
 }
 
@@ -370,6 +385,10 @@ func ParsePrefixes(list string) ([]netip.Prefix, error) {
 	}
 	return out, nil
 }
+
+// maxSandboxLatency bounds PAYGATE_SANDBOX_LATENCY: beyond a minute a
+// test waits on nothing it could learn from.
+const maxSandboxLatency = time.Minute
 
 func parseDuration(s string) (time.Duration, error) {
 	d, err := time.ParseDuration(s)

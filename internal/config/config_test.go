@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/paygate/paygate/internal/vault"
 )
@@ -88,6 +89,43 @@ func TestSandboxServeChecks(t *testing.T) {
 		}
 		if err := (Config{SandboxAddr: addr, SandboxToken: "Qw3eRt5yUi7oPa9sDf2gHj4kLz6xCv8b"}).SandboxServeChecks(); err != nil {
 			t.Errorf("%s with a token: %v", addr, err)
+		}
+	}
+}
+
+func TestSandboxLatency(t *testing.T) {
+	load := func(vars map[string]string) (Config, error) { return Load(func(k string) string { return vars[k] }) }
+	for in, want := range map[string]time.Duration{"": 0, "0": 0, "0s": 0, "300ms": 300 * time.Millisecond, " 2s ": 2 * time.Second, "1m": time.Minute} {
+		c, err := load(map[string]string{"PAYGATE_SANDBOX_LATENCY": in})
+		if err != nil || c.SandboxLatency != want {
+			t.Errorf("%q: %s, %v; want %s", in, c.SandboxLatency, err, want)
+		}
+	}
+	for _, in := range []string{"-1ms", "300", "soon", "61s", "1h"} {
+		if _, err := load(map[string]string{"PAYGATE_SANDBOX_LATENCY": in}); err == nil || !strings.Contains(err.Error(), "PAYGATE_SANDBOX_LATENCY") {
+			t.Errorf("%q: %v, want an error naming PAYGATE_SANDBOX_LATENCY", in, err)
+		}
+	}
+	// The built-in sandbox answers within the connector timeout; a
+	// sandbox process may be slower (the gateway then times out).
+	for _, tc := range []struct {
+		vars    map[string]string
+		refused bool
+	}{
+		{map[string]string{"PAYGATE_SANDBOX_LATENCY": "9s"}, false},
+		{map[string]string{"PAYGATE_SANDBOX_LATENCY": "10s"}, true},
+		{map[string]string{"PAYGATE_SANDBOX_LATENCY": "3s", "PAYGATE_CONNECTOR_TIMEOUT": "2s"}, true},
+		{map[string]string{"PAYGATE_SANDBOX_LATENCY": "30s", "PAYGATE_CONNECTOR_TIMEOUT": "2s", "PAYGATE_SANDBOX_URL": "http://127.0.0.1:8090"}, false},
+	} {
+		c, err := load(tc.vars)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.vars, err)
+		}
+		if err := c.ServeChecks(); (err != nil) != tc.refused || (err != nil && !strings.Contains(err.Error(), "PAYGATE_CONNECTOR_TIMEOUT")) {
+			t.Errorf("%v: serve checks %v, want refused %v", tc.vars, err, tc.refused)
+		}
+		if err := c.SandboxServeChecks(); err != nil {
+			t.Errorf("%v: the sandbox process refused it: %v", tc.vars, err)
 		}
 	}
 }

@@ -24,7 +24,8 @@ import (
 // Handler serves a sandbox over HTTP, for Client. It authenticates nobody:
 // wrap it in RequireToken wherever anything but the gateway can reach it.
 // GET /healthz answers 200 without touching the processor, for a readiness
-// probe.
+// probe. c's latency is spent here, under the request's context: a caller
+// that gives up ends the wait, and the operation is not performed.
 func Handler(c *Connector) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -87,8 +88,12 @@ func Handler(c *Connector) http.Handler {
 	}))
 	mux.HandleFunc("GET /lookup/{ref}", func(w http.ResponseWriter, r *http.Request) {
 		res, err := c.Lookup(r.Context(), r.PathValue("ref"))
-		if errors.Is(err, connectors.ErrNotFound) {
+		switch {
+		case errors.Is(err, connectors.ErrNotFound):
 			http.Error(w, "not found", http.StatusNotFound)
+			return
+		case err != nil:
+			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/paygate/paygate/internal/connectors"
 )
@@ -37,6 +38,7 @@ func declined(code, decline, msg string) connectors.Result {
 // Connector is the sandbox processor. The zero value is not usable; call New.
 type Connector struct {
 	baseURL string
+	latency time.Duration // every call waits this long first (PAYGATE_SANDBOX_LATENCY)
 
 	mu      sync.Mutex
 	ops     *recent[connectors.Result] // by reference
@@ -74,6 +76,31 @@ func New(baseURL string) *Connector {
 func newConnector(baseURL string, remembered int) *Connector {
 	return &Connector{baseURL: baseURL, ops: newRecent[connectors.Result](remembered), auths: newRecent[*authorization](remembered),
 		calls: map[string]int{}, pending: newRecent[pendingAction](remembered)}
+}
+
+// WithLatency makes every processor call of c wait d before it acts, as a
+// real processor's network and work would: load tests use it to show what
+// the gateway holds while calls are in flight. It returns c, to chain after
+// New, and must be called before c is used.
+func (c *Connector) WithLatency(d time.Duration) *Connector {
+	c.latency = d
+	return c
+}
+
+// wait is the call's latency, cut short by ctx. A call canceled while it
+// waits has done nothing, as if it never reached the processor.
+func (c *Connector) wait(ctx context.Context) error {
+	if c.latency <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(c.latency)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return ctx.Err()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Name implements connectors.Connector.
@@ -127,7 +154,7 @@ func newProcessorID(prefix string) string {
 
 // Authorize implements connectors.Connector.
 func (c *Connector) Authorize(ctx context.Context, req connectors.AuthorizeRequest) (connectors.Result, error) {
-	if err := ctx.Err(); err != nil {
+	if err := c.wait(ctx); err != nil {
 		return connectors.Result{}, err
 	}
 	return c.remember("authorize", req.Reference, func() connectors.Result {
@@ -175,7 +202,7 @@ func (c *Connector) actionRequired() connectors.Result {
 // authorization goes through (3-D Secure card or PayPal); declined, it is
 // refused with authentication_failed.
 func (c *Connector) CompleteAction(ctx context.Context, req connectors.CompleteActionRequest) (connectors.Result, error) {
-	if err := ctx.Err(); err != nil {
+	if err := c.wait(ctx); err != nil {
 		return connectors.Result{}, err
 	}
 	return c.remember("complete_action", req.Reference, func() connectors.Result {
@@ -200,7 +227,7 @@ func (c *Connector) CompleteAction(ctx context.Context, req connectors.CompleteA
 
 // Capture implements connectors.Connector.
 func (c *Connector) Capture(ctx context.Context, req connectors.CaptureRequest) (connectors.Result, error) {
-	if err := ctx.Err(); err != nil {
+	if err := c.wait(ctx); err != nil {
 		return connectors.Result{}, err
 	}
 	return c.remember("capture", req.Reference, func() connectors.Result {
@@ -220,7 +247,7 @@ func (c *Connector) Capture(ctx context.Context, req connectors.CaptureRequest) 
 
 // Void implements connectors.Connector.
 func (c *Connector) Void(ctx context.Context, req connectors.VoidRequest) (connectors.Result, error) {
-	if err := ctx.Err(); err != nil {
+	if err := c.wait(ctx); err != nil {
 		return connectors.Result{}, err
 	}
 	return c.remember("void", req.Reference, func() connectors.Result {
@@ -235,7 +262,7 @@ func (c *Connector) Void(ctx context.Context, req connectors.VoidRequest) (conne
 
 // Refund implements connectors.Connector.
 func (c *Connector) Refund(ctx context.Context, req connectors.RefundRequest) (connectors.Result, error) {
-	if err := ctx.Err(); err != nil {
+	if err := c.wait(ctx); err != nil {
 		return connectors.Result{}, err
 	}
 	return c.remember("refund", req.Reference, func() connectors.Result {
@@ -255,7 +282,7 @@ func (c *Connector) Refund(ctx context.Context, req connectors.RefundRequest) (c
 
 // Lookup implements connectors.Connector.
 func (c *Connector) Lookup(ctx context.Context, reference string) (connectors.Result, error) {
-	if err := ctx.Err(); err != nil {
+	if err := c.wait(ctx); err != nil {
 		return connectors.Result{}, err
 	}
 	c.mu.Lock()
