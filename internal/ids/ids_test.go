@@ -53,3 +53,11 @@ func TestBoundBracketsIDsMadeAtThatTime(t *testing.T) {
 		t.Fatalf("out-of-range times: %s %s around %s", lo, hi, id)
 	}
 }
+
+func TestNewAtSortsByItsTime(t *testing.T) {
+	at := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	a, b := NewAt(Payment, at), NewAt(Payment, at.Add(time.Nanosecond))
+	if !Valid(Payment, a) || !(a < b) || !(Bound(Payment, at, false) <= a && a <= Bound(Payment, at, true)) || a >= New(Payment) {
+		t.Fatalf("NewAt: %s, %s", a, b)
+	}
+}

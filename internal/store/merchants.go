@@ -153,7 +153,7 @@ func (db *DB) AuditEvents(ctx context.Context, q audit.ListQuery) ([]*audit.Even
 	f := sqldb.Filter{Where: []string{"1 = 1"}} // the audit log spans merchants
 	f.Eq("a.action", q.Action)
 	f.Eq("a.object_id", q.ObjectID)
-	return sqldb.List(ctx, db.r, `SELECT `+auditColumns+` FROM audit_events a`, "a.id", f,
+	return sqldb.List(ctx, db.lists, `SELECT `+auditColumns+` FROM audit_events a`, "a.id", f,
 		sqldb.Page{Limit: q.Limit, After: q.StartingAfter, Before: q.EndingBefore}, scanAudit)
 }
 

@@ -126,10 +126,13 @@ func indexOf(t *testing.T, plan []byte) string {
 }
 
 type planNode struct {
-	NodeType  string     `json:"Node Type"`
-	IndexName string     `json:"Index Name"`
-	IndexCond string     `json:"Index Cond"`
-	Plans     []planNode `json:"Plans"`
+	NodeType  string `json:"Node Type"`
+	IndexName string `json:"Index Name"`
+	IndexCond string `json:"Index Cond"`
+	Relation  string `json:"Relation Name"`
+	// EXPLAIN ANALYZE's counts.
+	ActualRows  float64    `json:"Actual Rows"`
+	Loops       float64    `json:"Actual Loops"`
+	RowsRemoved float64    `json:"Rows Removed by Filter"`
+	Plans       []planNode `json:"Plans"`
 }
-
-type sqlConn = sql.Conn

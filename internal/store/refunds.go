@@ -126,7 +126,7 @@ func (db *DB) Refund(ctx context.Context, scope tenant.Scope, id string) (*refun
 func (db *DB) Refunds(ctx context.Context, scope tenant.Scope, q refunds.ListQuery) ([]*refunds.Refund, bool, error) {
 	f := scopeFilter("r", scope)
 	f.Eq("r.payment_id", q.PaymentID)
-	return sqldb.List(ctx, db.r, `SELECT `+refundColumns+` FROM refunds r`, "r.id", f,
+	return sqldb.List(ctx, db.lists, `SELECT `+refundColumns+` FROM refunds r`, "r.id", f,
 		sqldb.Page{Limit: q.Limit, After: q.StartingAfter, Before: q.EndingBefore}, scanRefund)
 }
 

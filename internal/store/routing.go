@@ -72,7 +72,7 @@ func (db *DB) ConnectorAccountAnyScope(ctx context.Context, id string) (*routing
 func (db *DB) ConnectorAccounts(ctx context.Context, scope tenant.Scope, q routing.ListQuery) ([]*routing.Account, bool, error) {
 	f := scopeFilter("a", scope)
 	f.Const("a.deleted_at IS NULL")
-	return sqldb.List(ctx, db.r, `SELECT `+accountColumns+` FROM connector_accounts a`, "a.id", f,
+	return sqldb.List(ctx, db.lists, `SELECT `+accountColumns+` FROM connector_accounts a`, "a.id", f,
 		sqldb.Page{Limit: q.Limit, After: q.StartingAfter, Before: q.EndingBefore}, scanAccount)
 }
 

@@ -77,7 +77,7 @@ func (db *DB) Events(ctx context.Context, scope tenant.Scope, q events.ListQuery
 	f := scopeFilter("e", scope)
 	f.Eq("e.type", q.Type)
 	f.Eq("e.object_id", q.ObjectID)
-	return sqldb.List(ctx, db.r, `SELECT `+eventColumns+` FROM events e`, "e.id", f, sqldb.Page{Limit: q.Limit, After: q.StartingAfter, Before: q.EndingBefore}, scanEvent)
+	return sqldb.List(ctx, db.lists, `SELECT `+eventColumns+` FROM events e`, "e.id", f, sqldb.Page{Limit: q.Limit, After: q.StartingAfter, Before: q.EndingBefore}, scanEvent)
 }
 
 const endpointColumns = `w.id, w.merchant_id, w.url, w.description, w.enabled_events, w.status, w.livemode,
@@ -137,7 +137,7 @@ const endpointOf = ` WHERE w.merchant_id = $1 AND w.livemode = $2 AND w.id = $3`
 // Endpoints implements webhooks.Store: the endpoints of q.Livemode only.
 func (db *DB) Endpoints(ctx context.Context, scope tenant.Scope, q webhooks.ListQuery) ([]*webhooks.Endpoint, bool, error) {
 	f := scopeFilter("w", scope)
-	return sqldb.List(ctx, db.r, `SELECT `+endpointColumns+` FROM webhook_endpoints w`, "w.id", f,
+	return sqldb.List(ctx, db.lists, `SELECT `+endpointColumns+` FROM webhook_endpoints w`, "w.id", f,
 		sqldb.Page{Limit: q.Limit, After: q.StartingAfter, Before: q.EndingBefore}, scanEndpoint)
 }
 
@@ -217,7 +217,7 @@ func (db *DB) Deliveries(ctx context.Context, scope tenant.Scope, endpointID str
 	f := endpointFilter("d", scope, endpointID)
 	f.Eq("d.event_id", q.EventID)
 	f.Eq("d.status", q.Status)
-	return sqldb.List(ctx, db.r, `SELECT `+deliveryColumns+` FROM webhook_deliveries d JOIN events e ON e.id = d.event_id`, "d.event_id", f,
+	return sqldb.List(ctx, db.lists, `SELECT `+deliveryColumns+` FROM webhook_deliveries d JOIN events e ON e.id = d.event_id`, "d.event_id", f,
 		sqldb.Page{Limit: q.Limit, After: q.StartingAfter, Before: q.EndingBefore}, scanDelivery)
 }
 
@@ -225,7 +225,7 @@ func (db *DB) Deliveries(ctx context.Context, scope tenant.Scope, endpointID str
 func (db *DB) Attempts(ctx context.Context, scope tenant.Scope, endpointID string, q webhooks.ListQuery) ([]*webhooks.Attempt, bool, error) {
 	f := endpointFilter("a", scope, endpointID)
 	f.Eq("a.event_id", q.EventID)
-	return sqldb.List(ctx, db.r, `SELECT a.id, a.endpoint_id, a.event_id, a.attempted_at, a.status_code, a.duration_ms, a.error FROM webhook_attempts a`,
+	return sqldb.List(ctx, db.lists, `SELECT a.id, a.endpoint_id, a.event_id, a.attempted_at, a.status_code, a.duration_ms, a.error FROM webhook_attempts a`,
 		"a.id", f, sqldb.Page{Limit: q.Limit, After: q.StartingAfter, Before: q.EndingBefore}, func(row sqldb.Scanner) (*webhooks.Attempt, error) {
 			a := webhooks.Attempt{Object: "webhook_attempt"}
 			if err := row.Scan(&a.ID, &a.EndpointID, &a.EventID, &a.AttemptedAt, &a.StatusCode, &a.DurationMS, &a.Error); err != nil {
