@@ -34,6 +34,7 @@ import (
 	"github.com/paygate/paygate/internal/payments"
 	"github.com/paygate/paygate/internal/ratelimit"
 	"github.com/paygate/paygate/internal/refunds"
+	"github.com/paygate/paygate/internal/retention"
 	"github.com/paygate/paygate/internal/routing"
 	"github.com/paygate/paygate/internal/store"
 	"github.com/paygate/paygate/internal/webhooks"
@@ -331,15 +332,7 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 			return errors.Join(err, rerr, eerr)
 		})
 	})
-	wg.Go(func() {
-		worker.Every(jobs, log, "idempotency-janitor", 10*time.Minute, func(ctx context.Context) error {
-			n, err := db.DeleteIdempotencyKeys(ctx, time.Now().Add(-idempotency.Retention))
-			if n > 0 {
-				log.Info("deleted expired idempotency keys", "count", n)
-			}
-			return err
-		})
-	})
+	wg.Go(func() { retention.New(db, cfg.Retention, log).Run(jobs) })
 	wg.Go(func() {
 		w := webhooks.NewWorker(db, keyring, cfg.Webhooks, log)
 		w.OnAttempt = m.WebhookAttempt

@@ -16,8 +16,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paygate/paygate/internal/idempotency"
 	"github.com/paygate/paygate/internal/logging"
 	"github.com/paygate/paygate/internal/ratelimit"
+	"github.com/paygate/paygate/internal/retention"
 	"github.com/paygate/paygate/internal/vault"
 	"github.com/paygate/paygate/internal/webhooks"
 )
@@ -62,6 +64,9 @@ type Config struct {
 	// Webhooks: PAYGATE_WEBHOOK_TIMEOUT, _RETRY_BASE, _RETRY_CAP, _MAX_AGE,
 	// _POLL.
 	Webhooks webhooks.Config
+	// Retention: PAYGATE_IDEMPOTENCY_RETENTION,
+	// PAYGATE_WEBHOOK_ATTEMPT_RETENTION, PAYGATE_RETENTION_INTERVAL.
+	Retention retention.Config
 	// ActionExpiry (PAYGATE_ACTION_EXPIRY) is how long a customer has to
 	// authenticate before the payment is canceled as abandoned.
 	ActionExpiry time.Duration
@@ -250,6 +255,24 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.ActionExpiry, err = parseDuration(get("PAYGATE_ACTION_EXPIRY", "30m")); err != nil {
 		return c, bad("PAYGATE_ACTION_EXPIRY", "%v", err)
+	}
+	c.Retention = retention.DefaultConfig()
+	for _, v := range []struct {
+		name string
+		dst  *time.Duration
+		min  time.Duration
+		why  string
+	}{{"PAYGATE_IDEMPOTENCY_RETENTION", &c.Retention.IdempotencyKeys, idempotency.Retention, "the API promises keys are kept at least 24 hours"},
+		{"PAYGATE_WEBHOOK_ATTEMPT_RETENTION", &c.Retention.WebhookAttempts, time.Hour, "a merchant needs time to see why a delivery failed"},
+		{"PAYGATE_RETENTION_INTERVAL", &c.Retention.Interval, time.Second, "each round costs a few queries"}} {
+		if s := get(v.name, ""); s != "" {
+			if *v.dst, err = parseDuration(s); err != nil {
+				return c, bad(v.name, "%v", err)
+			}
+			if *v.dst < v.min {
+				return c, bad(v.name, "must be at least %s (%s), not %q", strings.TrimSuffix(strings.TrimSuffix(v.min.String(), "0s"), "0m"), v.why, s)
+			}
+		}
 	}
 	c.MetricsToken = getenv("PAYGATE_METRICS_TOKEN")
 	if c.MetricsAddr = get("PAYGATE_METRICS_ADDR", ""); c.MetricsAddr != "" {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paygate/paygate/internal/retention"
 	"github.com/paygate/paygate/internal/vault"
 )
 
@@ -151,5 +152,42 @@ func TestParsePrefixes(t *testing.T) {
 		if _, err := ParsePrefixes(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+func TestRetentionConfig(t *testing.T) {
+	vars := map[string]string{}
+	getenv := func(k string) string { return vars[k] }
+	c, err := Load(getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (retention.Config{IdempotencyKeys: 24 * time.Hour, WebhookAttempts: 30 * 24 * time.Hour, Interval: time.Minute}); c.Retention != want {
+		t.Errorf("defaults: %+v, want %+v", c.Retention, want)
+	}
+	vars["PAYGATE_IDEMPOTENCY_RETENTION"], vars["PAYGATE_WEBHOOK_ATTEMPT_RETENTION"], vars["PAYGATE_RETENTION_INTERVAL"] = "48h", "2h", "10s"
+	if c, err = Load(getenv); err != nil {
+		t.Fatal(err)
+	}
+	if want := (retention.Config{IdempotencyKeys: 48 * time.Hour, WebhookAttempts: 2 * time.Hour, Interval: 10 * time.Second}); c.Retention != want {
+		t.Errorf("set: %+v, want %+v", c.Retention, want)
+	}
+	for _, bad := range []struct{ name, value, says string }{
+		// The API promises keys are kept at least 24 hours.
+		{"PAYGATE_IDEMPOTENCY_RETENTION", "23h59m", "at least 24h"},
+		{"PAYGATE_IDEMPOTENCY_RETENTION", "0", "positive duration"},
+		{"PAYGATE_IDEMPOTENCY_RETENTION", "1d", "positive duration"},
+		{"PAYGATE_WEBHOOK_ATTEMPT_RETENTION", "59m", "at least 1h"},
+		{"PAYGATE_WEBHOOK_ATTEMPT_RETENTION", "-720h", "positive duration"},
+		{"PAYGATE_RETENTION_INTERVAL", "100ms", "at least 1s"},
+		{"PAYGATE_RETENTION_INTERVAL", "often", "positive duration"},
+	} {
+		old := vars[bad.name]
+		vars[bad.name] = bad.value
+		_, err := Load(getenv)
+		if err == nil || !strings.Contains(err.Error(), bad.name) || !strings.Contains(err.Error(), bad.says) {
+			t.Errorf("%s=%s: %v, want an error saying %q", bad.name, bad.value, err, bad.says)
+		}
+		vars[bad.name] = old
 	}
 }

@@ -31,8 +31,8 @@ const (
 // MaxKeyLen is the longest key accepted.
 const MaxKeyLen = 255
 
-// Retention is how long keys are kept: at least 24 hours, as the API
-// promises.
+// Retention is the least time keys are kept, as the API promises
+// (PAYGATE_IDEMPOTENCY_RETENTION may keep them longer).
 const Retention = 24 * time.Hour
 
 // Record is a claimed key, as stored.

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/paygate/paygate/internal/idempotency"
 	"github.com/paygate/paygate/internal/store/sqldb"
@@ -120,27 +119,6 @@ func (db *DB) ForgetIdempotencyKey(ctx context.Context, merchantID, key string) 
 		return err
 	}
 	return db.ReleaseIdempotencyKey(ctx, merchantID, key)
-}
-
-// DeleteIdempotencyKeys removes keys created before cutoff, in batches so
-// that no transaction grows large; it returns how many it removed.
-func (db *DB) DeleteIdempotencyKeys(ctx context.Context, cutoff time.Time) (int64, error) {
-	var total int64
-	for {
-		res, err := db.w.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE (merchant_id, key) IN
-			(SELECT merchant_id, key FROM idempotency_keys WHERE created_at < $1 LIMIT 1000)`, cutoff)
-		if err != nil {
-			return total, err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, err
-		}
-		total += n
-		if n < 1000 {
-			return total, nil
-		}
-	}
 }
 
 // linkIdempotencyKey records, inside the transaction that creates an

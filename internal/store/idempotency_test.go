@@ -10,7 +10,7 @@ import (
 )
 
 // TestIdempotencyKeyLifecycle walks a key through every claim outcome, and
-// the janitor's deletion of expired keys.
+// the retention job's deletion of expired keys.
 func TestIdempotencyKeyLifecycle(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, backend string) {
 		ctx := context.Background()
@@ -65,9 +65,9 @@ func TestIdempotencyKeyLifecycle(t *testing.T) {
 		}
 		claim(rec("f", "/v1/refunds", now), idempotency.Started)
 
-		// The janitor removes keys older than the cutoff, and only those.
+		// Retention removes keys older than the cutoff, and only those.
 		claim(rec("old", "/v1/payments", now.Add(-25*time.Hour)), idempotency.Started)
-		n, err := db.DeleteIdempotencyKeys(ctx, now.Add(-idempotency.Retention))
+		n, err := db.DeleteIdempotencyKeys(ctx, now.Add(-idempotency.Retention), now, 1000)
 		if err != nil || n != 1 {
 			t.Fatalf("deleted %d (%v), want 1", n, err)
 		}

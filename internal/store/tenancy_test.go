@@ -269,8 +269,9 @@ func TestStoreTenancy(t *testing.T) {
 			"SealedNotUnder": "keys rotate, every record", "ReplaceSealed": "keys rotate",
 			"ClaimIdempotencyKey":    "keys are per merchant across modes (a reuse across modes is a 422)",
 			"CompleteIdempotencyKey": "idempotency", "ReleaseIdempotencyKey": "idempotency", "ForgetIdempotencyKey": "idempotency",
-			"DeleteIdempotencyKeys": "the janitor, every merchant",
+			"DeleteIdempotencyKeys": "retention, every merchant",
 			"Backend":               "", "Close": "", "Migrate": "", "MigrateTo": "", "Ping": "", "Pools": "", "SQL": "", "Tables": "",
+			"DeleteWebhookAttempts": "retention, every merchant", "ClearActionTokens": "retention, every merchant",
 		}
 		scopeType := reflect.TypeFor[tenant.Scope]()
 		dbType := reflect.TypeOf(db)

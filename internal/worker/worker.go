@@ -1,6 +1,6 @@
-// Package worker runs paygate's background jobs: recovery of interrupted
-// payments and refunds, and removal of expired idempotency keys. Every
-// instance runs them; the jobs are safe to run concurrently.
+// Package worker runs paygate's periodic background jobs, such as the
+// recovery of interrupted payments and refunds. Every instance runs them;
+// the jobs are safe to run concurrently.
 package worker
 
 import (
