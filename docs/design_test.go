@@ -576,6 +576,8 @@ var (
 	alterRename    = regexp.MustCompile(`(?is)^ALTER TABLE (\w+) RENAME (?:COLUMN )?(\w+) TO (\w+)$`)
 	alterRenameTbl = regexp.MustCompile(`(?is)^ALTER TABLE (\w+) RENAME TO (\w+)$`)
 	alterConstr    = regexp.MustCompile(`(?is)^ALTER TABLE \w+ (ADD|DROP) CONSTRAINT`)
+	dropFK         = regexp.MustCompile(`(?is)^ALTER TABLE (\w+) DROP CONSTRAINT (\w+_fkey)$`)
+	alterStorage   = regexp.MustCompile(`(?is)^ALTER TABLE \w+ (SET|RESET) \(`)
 	createIndex    = regexp.MustCompile(`(?is)^CREATE (UNIQUE )?INDEX (?:IF NOT EXISTS )?(\w+) ON (\w+)\s*(\(.*)$`)
 	dropIndex      = regexp.MustCompile(`(?is)^DROP INDEX (?:IF EXISTS )?(\w+)$`)
 	dropTable      = regexp.MustCompile(`(?is)^DROP TABLE (?:IF EXISTS )?(\w+)$`)
@@ -622,6 +624,24 @@ func applyStatement(tables map[string]*table, stmt string) string {
 		}
 		tables[tb.name] = tb
 		return ""
+	}
+	if m := dropFK.FindStringSubmatch(stmt); m != nil {
+		// PostgreSQL names a foreign key table_column_fkey.
+		tb := get(m[1])
+		if tb == nil {
+			return "no such table"
+		}
+		n := len(tb.fks)
+		tb.fks = slices.DeleteFunc(tb.fks, func(f foreignKey) bool {
+			return strings.EqualFold(tb.name+"_"+strings.Join(f.cols, "_")+"_fkey", m[2])
+		})
+		if len(tb.fks) == n {
+			return "no such foreign key"
+		}
+		return ""
+	}
+	if alterStorage.MatchString(stmt) {
+		return "" // fill factors: no column, key or index
 	}
 	if m := alterConstr.FindStringSubmatch(stmt); m != nil {
 		if strings.Contains(strings.ToUpper(stmt), "KEY") || strings.Contains(strings.ToUpper(stmt), "UNIQUE") {
