@@ -21,7 +21,10 @@
 # Settings (environment): GROWTH_PAYMENTS (1000000), GROWTH_PORT (18580,
 # loopback), GROWTH_PGHOST (127.0.0.1), GROWTH_PGPORT (5432), GROWTH_PGUSER
 # (postgres), GROWTH_DB (paygate_growth: created, and dropped at the end),
-# GROWTH_OUT (docs/growth.md), GROWTH_NOTE (a remark for the report).
+# GROWTH_OUT (docs/growth.md), GROWTH_NOTE (a remark for the report),
+# GROWTH_GATE (3: the ratio past which it exits 1; "none" only reports, as
+# CI's smoke run of a few thousand payments does, whose sub-millisecond
+# differences on a busy machine are noise).
 # It needs Go, psql, jq and curl. Everything runs on loopback, stops by
 # itself, and cleans up what it started (by PID) and its database.
 set -euo pipefail
@@ -35,12 +38,14 @@ pguser=${GROWTH_PGUSER:-postgres}
 db=${GROWTH_DB:-paygate_growth}
 out=${GROWTH_OUT:-docs/growth.md}
 note=${GROWTH_NOTE:-}
+gate=${GROWTH_GATE:-3}
 calls=15
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'growth: %s\n' "$*" >&2; exit 1; }
 [[ $n =~ ^[1-9][0-9]*$ ]] || die "GROWTH_PAYMENTS must be a positive number"
 [[ $port =~ ^[1-9][0-9]*$ ]] || die "GROWTH_PORT must be a port number"
+[[ $gate =~ ^([0-9]+(\.[0-9]+)?|none)$ ]] || die "GROWTH_GATE must be a ratio, like 3, or none"
 [[ $db =~ ^[a-z_][a-z0-9_]*$ ]] || die "GROWTH_DB must be a plain lower-case name"
 case $pghost in
   127.* | localhost | ::1) ;;
@@ -195,6 +200,8 @@ for name in "${names[@]}" "POST /v1/payments (confirm)"; do
   rows+="| $name | \`${path:-POST /v1/payments}\` | ${T0[$name]} | ${T1[$name]} | ×$ratio |"$'\n'
 done
 held=$(awk -v w="$worst" 'BEGIN { print (w <= 3 ? "yes" : "NO") }')
+gate_held=yes
+[ "$gate" = none ] || gate_held=$(awk -v w="$worst" -v g="$gate" 'BEGIN { print (w <= g ? "yes" : "NO") }')
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 pgver=$(pg -d postgres -At -c 'SHOW server_version')
@@ -221,4 +228,4 @@ size=$(pg -d "$db" -At -c "SELECT pg_size_pretty(pg_database_size(current_databa
   echo "How each stays flat: docs/design.md, \"Growing data\"."
 } >"$out"
 log "wrote $out (worst ratio ×$worst)"
-[ "$held" = yes ] || die "a request slowed down more than 3× (×$worst)"
+[ "$gate_held" = yes ] || die "a request slowed down more than ${gate}× (×$worst)"

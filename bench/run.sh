@@ -263,16 +263,18 @@ log "1/6 pgbench: $clients clients, ${secs}s (after a ${warm}s warm-up)"
 fresh_db
 PAYGATE_DATABASE_URL=$pgurl "$work/paygate" migrate >/dev/null
 pg -d "$db" -f bench/payment-setup.sql >/dev/null
+pgbench_args=(-n -M prepared -c "$clients" -j 2 -f bench/payment.sql)
 # seq numbers each client's payments, so that ids grow with time as
-# paygate's do; it starts past every earlier run's (milliseconds since 1970).
-pgbench_args=(-n -M prepared -c "$clients" -j 2 -D "seq=$(($(date +%s%N) / 1000000))" -f bench/payment.sql)
+# paygate's do; each run starts it past every earlier run's (milliseconds
+# since 1970).
+seq_now() { echo "seq=$(($(date +%s%N) / 1000000))"; }
 if [ "$warm" -gt 0 ]; then
-  "$pgbench" -h "$pghost" -p "$pgport" -U "$pguser" "${pgbench_args[@]}" -T "$warm" "$db" >/dev/null 2>&1
+  "$pgbench" -h "$pghost" -p "$pgport" -U "$pguser" "${pgbench_args[@]}" -D "$(seq_now)" -T "$warm" "$db" >/dev/null 2>&1
 fi
 pg -d "$db" -c CHECKPOINT
 read -r pgb_x0 pgb_w0 < <(db_stats)
 begin_cpu
-"$pgbench" -h "$pghost" -p "$pgport" -U "$pguser" "${pgbench_args[@]}" -T "$secs" \
+"$pgbench" -h "$pghost" -p "$pgport" -U "$pguser" "${pgbench_args[@]}" -D "$(seq_now)" -T "$secs" \
   --log --log-prefix="$work/pgbench-log" "$db" >"$work/pgbench.txt" 2>&1 ||
   { cat "$work/pgbench.txt" >&2; die "pgbench failed"; }
 end_cpu pgb
@@ -299,7 +301,7 @@ log "pgbench: $pgb_tps payments/s, p99 $pgb_p99 ms"
 # same round trips with one small row each, for as long again.
 log "1/6 pgbench, the floor: bench/minimal.sql, $clients clients, ${secs}s"
 pg -d "$db" -c CHECKPOINT
-"$pgbench" -h "$pghost" -p "$pgport" -U "$pguser" -n -M prepared -c "$clients" -j 2 -D "seq=$(($(date +%s%N) / 1000000))" \
+"$pgbench" -h "$pghost" -p "$pgport" -U "$pguser" -n -M prepared -c "$clients" -j 2 -D "$(seq_now)" \
   -f bench/minimal.sql -T "$secs" "$db" >"$work/pgbench-minimal.txt" 2>&1 ||
   { cat "$work/pgbench-minimal.txt" >&2; die "pgbench (minimal) failed"; }
 min_tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$work/pgbench-minimal.txt")
