@@ -31,30 +31,33 @@ DROP INDEX ledger_entries_account;
 -- what one index would. A lookup by id, whose mode is a parameter, cannot
 -- use a partial index and keeps the primary key
 -- (TestLookupByIDUsesAKeyThatStartsWithID).
+-- On a database already holding millions of rows, build these first with
+-- CREATE INDEX CONCURRENTLY under the same names (IF NOT EXISTS then skips
+-- them), so that this migration does not hold writes while it builds.
 DROP INDEX payments_merchant_id;
-CREATE INDEX payments_live ON payments (merchant_id, id DESC) WHERE livemode;
-CREATE INDEX payments_test ON payments (merchant_id, id DESC) WHERE NOT livemode;
+CREATE INDEX IF NOT EXISTS payments_live ON payments (merchant_id, id DESC) WHERE livemode;
+CREATE INDEX IF NOT EXISTS payments_test ON payments (merchant_id, id DESC) WHERE NOT livemode;
 -- Each status, not only the waiting ones: a list of failed payments must
 -- not walk the succeeded ones.
 DROP INDEX payments_waiting;
-CREATE INDEX payments_status_live ON payments (merchant_id, status, id DESC) WHERE livemode;
-CREATE INDEX payments_status_test ON payments (merchant_id, status, id DESC) WHERE NOT livemode;
+CREATE INDEX IF NOT EXISTS payments_status_live ON payments (merchant_id, status, id DESC) WHERE livemode;
+CREATE INDEX IF NOT EXISTS payments_status_test ON payments (merchant_id, status, id DESC) WHERE NOT livemode;
 DROP INDEX refunds_merchant;
-CREATE INDEX refunds_live ON refunds (merchant_id, id DESC) WHERE livemode;
-CREATE INDEX refunds_test ON refunds (merchant_id, id DESC) WHERE NOT livemode;
+CREATE INDEX IF NOT EXISTS refunds_live ON refunds (merchant_id, id DESC) WHERE livemode;
+CREATE INDEX IF NOT EXISTS refunds_test ON refunds (merchant_id, id DESC) WHERE NOT livemode;
 -- A list of one object's rows too: the planner, costing without
 -- statistics, would otherwise walk the mode's index and filter.
 DROP INDEX refunds_payment;
-CREATE INDEX refunds_payment_live ON refunds (merchant_id, payment_id, id DESC) WHERE livemode;
-CREATE INDEX refunds_payment_test ON refunds (merchant_id, payment_id, id DESC) WHERE NOT livemode;
+CREATE INDEX IF NOT EXISTS refunds_payment_live ON refunds (merchant_id, payment_id, id DESC) WHERE livemode;
+CREATE INDEX IF NOT EXISTS refunds_payment_test ON refunds (merchant_id, payment_id, id DESC) WHERE NOT livemode;
 DROP INDEX events_merchant;
-CREATE INDEX events_live ON events (merchant_id, id DESC) WHERE livemode;
-CREATE INDEX events_test ON events (merchant_id, id DESC) WHERE NOT livemode;
-CREATE INDEX events_type_live ON events (merchant_id, type, id DESC) WHERE livemode;
-CREATE INDEX events_type_test ON events (merchant_id, type, id DESC) WHERE NOT livemode;
+CREATE INDEX IF NOT EXISTS events_live ON events (merchant_id, id DESC) WHERE livemode;
+CREATE INDEX IF NOT EXISTS events_test ON events (merchant_id, id DESC) WHERE NOT livemode;
+CREATE INDEX IF NOT EXISTS events_type_live ON events (merchant_id, type, id DESC) WHERE livemode;
+CREATE INDEX IF NOT EXISTS events_type_test ON events (merchant_id, type, id DESC) WHERE NOT livemode;
 DROP INDEX events_object;
-CREATE INDEX events_object_live ON events (merchant_id, object_id, id DESC) WHERE livemode;
-CREATE INDEX events_object_test ON events (merchant_id, object_id, id DESC) WHERE NOT livemode;
+CREATE INDEX IF NOT EXISTS events_object_live ON events (merchant_id, object_id, id DESC) WHERE livemode;
+CREATE INDEX IF NOT EXISTS events_object_test ON events (merchant_id, object_id, id DESC) WHERE NOT livemode;
 
 -- +goose Down
 DROP INDEX events_object_test;
