@@ -344,14 +344,27 @@ func (db *DB) RecordAttempt(ctx context.Context, a webhooks.Attempt, r webhooks.
 		if r.Status == webhooks.Pending {
 			next = r.NextAttemptAt
 		}
+		// Only while the delivery is still under this attempt's claim: a
+		// redelivery meanwhile (Redeliver: attempts 0, no lease) must
+		// not be marked done by the attempt that was already on its way.
 		res, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET status = $3, next_attempt_at = $4, locked_until = NULL,
-			last_status_code = $5, last_error = $6, updated_at = $7 WHERE endpoint_id = $1 AND event_id = $2`,
-			a.EndpointID, a.EventID, r.Status, next, code, a.Error, a.AttemptedAt)
+			last_status_code = $5, last_error = $6, updated_at = $7 WHERE endpoint_id = $1 AND event_id = $2
+			AND ($8 = 0 OR (attempts = $8 AND locked_until IS NOT NULL))`,
+			a.EndpointID, a.EventID, r.Status, next, code, a.Error, a.AttemptedAt, r.Claim)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return nil // the endpoint was deleted meanwhile
+			// The endpoint was deleted meanwhile (nothing to record), or the
+			// claim is stale (the attempt happened: it is recorded).
+			var one int
+			err := tx.QueryRowContext(ctx, `SELECT 1 FROM webhook_deliveries WHERE endpoint_id = $1 AND event_id = $2`, a.EndpointID, a.EventID).Scan(&one)
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO webhook_attempts (id, endpoint_id, event_id, attempted_at, status_code, duration_ms, error)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)`, a.ID, a.EndpointID, a.EventID, a.AttemptedAt, code, a.DurationMS, a.Error)

@@ -53,6 +53,12 @@ type Due struct {
 type Result struct {
 	Status        string // Pending (retry at NextAttemptAt), Succeeded or Failed
 	NextAttemptAt time.Time
+	// Claim is the attempt number of the claim that made the attempt
+	// (Due.Attempt). The result applies only while the delivery is still
+	// under that claim: a redelivery asked for meanwhile starts the
+	// delivery again, and an attempt that was already on its way must not
+	// mark it done. 0 applies it whatever the delivery's state.
+	Claim int
 }
 
 // Queue holds the deliveries.
@@ -144,6 +150,7 @@ func (w *Worker) deliver(ctx context.Context, d Due) {
 		detail = err.Error()
 		r = w.retry(d, start)
 	}
+	r.Claim = d.Attempt
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := w.queue.RecordAttempt(rctx, a, r); err != nil {
