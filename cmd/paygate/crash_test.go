@@ -49,9 +49,15 @@ const (
 
 func newCrashRig(t *testing.T, backend, via string) *crashRig {
 	t.Helper()
+	return newCrashRigURL(t, storetest.NewURL(t, backend), via)
+}
+
+// newCrashRigURL is newCrashRig on the database at dbURL.
+func newCrashRigURL(t *testing.T, dbURL, via string) *crashRig {
+	t.Helper()
 	bin := buildBinary(t)
 	sb := startProcess(t, bin, map[string]string{"PAYGATE_SANDBOX_ADDR": freeAddr(t)}, "PAYGATE_SANDBOX_ADDR", "sandbox", "serve")
-	r := &crashRig{t: t, bin: bin, dbURL: storetest.NewURL(t, backend), sandbox: sandbox.NewClient(sb.url, 5*time.Second),
+	r := &crashRig{t: t, bin: bin, dbURL: dbURL, sandbox: sandbox.NewClient(sb.url, 5*time.Second),
 		token: strings.Repeat("crash", 8)}
 	r.vars = map[string]string{
 		"PAYGATE_ADDR": freeAddr(t), "PAYGATE_DATABASE_URL": r.dbURL, "PAYGATE_ADMIN_TOKEN": r.token,

@@ -272,7 +272,23 @@ func (c *Cluster) kill() {
 // the replica too. It is stopped when the test ends.
 func (c *Cluster) Replica() *Cluster {
 	c.t.Helper()
+	return c.replica(0)
+}
+
+// ReplicaAt is Replica on the port of old, a server that is stopped: a
+// client given a fixed list of hosts finds a replica where a dead primary
+// was.
+func (c *Cluster) ReplicaAt(old *Cluster) *Cluster {
+	c.t.Helper()
+	return c.replica(old.port)
+}
+
+func (c *Cluster) replica(port int) *Cluster {
+	c.t.Helper()
 	r := newCluster(c.t, c.bin)
+	if port != 0 {
+		r.port = port
+	}
 	r.name = "replica" + strconv.Itoa(r.port)
 	if err := os.Remove(r.dir); err != nil { // pg_basebackup makes it
 		c.t.Fatal(err)
