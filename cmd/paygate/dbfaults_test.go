@@ -316,6 +316,29 @@ func checkAfterFaults(t *testing.T, r *crashRig, l *dbLoad) {
 	}
 }
 
+// checkFaultLogs checks that the gateway logged each fault once per
+// episode (logging.Episode), not once per request or per round of a
+// background job: besides the request log, a few warnings and errors per
+// fault (the requests in flight when it struck may each log one), however
+// long it lasts and however many requests meet it.
+func checkFaultLogs(t *testing.T, r *crashRig, faults int) {
+	t.Helper()
+	byMsg := map[string]int{}
+	total := 0
+	for _, line := range strings.Split(r.gw.stderr.String(), "\n") {
+		var rec struct{ Level, Msg string }
+		if json.Unmarshal([]byte(line), &rec) != nil || rec.Msg == "request" || (rec.Level != "WARN" && rec.Level != "ERROR") {
+			continue
+		}
+		byMsg[rec.Level+" "+rec.Msg]++
+		total++
+	}
+	if total > 30*faults {
+		t.Errorf("%d warnings and errors for %d faults, want at most %d: %v", total, faults, 30*faults, byMsg)
+	}
+	t.Logf("warnings and errors logged: %v", byMsg)
+}
+
 // TestDatabaseRestartAndOutage: while clients pay, the database restarts
 // (an immediate stop: a crash, with recovery at the next start), and then
 // stops for 10 s. Meanwhile the gateway answers 503 with Retry-After,
@@ -343,6 +366,7 @@ func TestDatabaseRestartAndOutage(t *testing.T) {
 	}
 	l.finish()
 	checkAfterFaults(t, r, l)
+	checkFaultLogs(t, r, rounds)
 	t.Logf("%d payments, %d answers 503, %d rounds", l.next.Load(), l.unavail.Load(), rounds)
 }
 
@@ -378,5 +402,6 @@ func TestDatabaseFailover(t *testing.T) {
 	}
 	l.finish()
 	checkAfterFaults(t, r, l)
+	checkFaultLogs(t, r, rounds)
 	t.Logf("%d payments, %d answers 503, %d failovers", l.next.Load(), l.unavail.Load(), rounds)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/paygate/paygate/internal/apierror"
+	"github.com/paygate/paygate/internal/logging"
 )
 
 type status struct {
@@ -28,7 +29,7 @@ func handleReadyz(log *slog.Logger, db Pinger) http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := db.Ping(ctx); err != nil {
-			log.WarnContext(r.Context(), "readiness check failed", "error", err.Error())
+			log.ErrorContext(r.Context(), "database unavailable", "check", "readiness", "error", err.Error(), logging.Episode("database"))
 			return &apierror.Error{Kind: apierror.KindUnavailable, Code: "database_unavailable", Message: "The database is unavailable."}
 		}
 		return encode(w, http.StatusOK, status{"ready"})

@@ -65,7 +65,13 @@ func logRequests(log *slog.Logger, metrics RequestObserver, next http.Handler) h
 			route = "unmatched"
 		}
 		level := slog.LevelInfo
-		if sw.status >= 500 {
+		switch {
+		case sw.status == http.StatusServiceUnavailable:
+			// A fault outside the gateway (the database is away): its
+			// cause is an error logged once per episode; each answer
+			// is a warning.
+			level = slog.LevelWarn
+		case sw.status >= 500:
 			level = slog.LevelError
 		}
 		method := methodLabel(r.Method)

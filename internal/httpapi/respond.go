@@ -135,7 +135,8 @@ func respondErr(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	}
 	if !ok {
 		if store.IsUnavailable(err) {
-			log.ErrorContext(r.Context(), "database unavailable", "error", err.Error())
+			// Once per outage, not once per request (logging.Episode).
+			log.ErrorContext(r.Context(), "database unavailable", "error", err.Error(), logging.Episode("database"))
 			e = &apierror.Error{Kind: apierror.KindUnavailable, Code: "database_unavailable", Message: "The database is unavailable; retry later."}
 		} else {
 			log.ErrorContext(r.Context(), "internal error", "error", err.Error())

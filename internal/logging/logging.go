@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 )
 
 type ctxKey struct{}
@@ -54,7 +55,8 @@ func ParseLevel(s string) (slog.Level, error) {
 
 // New returns a logger writing format ("json" or "text") to w. Every
 // record passes the card-number filter (redactHandler) last, so attributes
-// added on the way, such as the request id, are filtered too.
+// added on the way, such as the request id, are filtered too. A record
+// marked with Episode is written once per episode of its fault.
 func New(w io.Writer, level slog.Level, format string) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
 	var h slog.Handler
@@ -63,7 +65,7 @@ func New(w io.Writer, level slog.Level, format string) *slog.Logger {
 	} else {
 		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(requestHandler{redactHandler{next: h, json: format != "text"}})
+	return slog.New(episodeHandler{requestHandler{redactHandler{next: h, json: format != "text"}}, &episodes{last: map[string]time.Time{}}})
 }
 
 // requestHandler adds the request id to records made within a request.

@@ -15,6 +15,7 @@ import (
 	"github.com/paygate/paygate/internal/apierror"
 	"github.com/paygate/paygate/internal/events"
 	"github.com/paygate/paygate/internal/ids"
+	"github.com/paygate/paygate/internal/logging"
 	"github.com/paygate/paygate/internal/netguard"
 	"github.com/paygate/paygate/internal/vault"
 	"github.com/paygate/paygate/pkg/webhook"
@@ -110,7 +111,7 @@ func (w *Worker) Run(ctx context.Context) {
 			due, err := w.queue.ClaimDeliveries(ctx, now, now.Add(2*w.cfg.Timeout+time.Second), free)
 			if err != nil {
 				if ctx.Err() == nil {
-					w.log.WarnContext(ctx, "webhook claim failed", "error", err.Error())
+					w.log.WarnContext(ctx, "webhook claim failed", "error", err.Error(), logging.Episode("webhook claim"))
 				}
 				break
 			}

@@ -7,6 +7,8 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"github.com/paygate/paygate/internal/logging"
 )
 
 // Every runs job at once and then every interval until ctx ends. A job's
@@ -16,7 +18,9 @@ func Every(ctx context.Context, log *slog.Logger, name string, interval time.Dur
 	defer t.Stop()
 	for {
 		if err := job(ctx); err != nil && ctx.Err() == nil {
-			log.WarnContext(ctx, "background job failed", "job", name, "error", err.Error())
+			// A job that keeps failing (the database is away) is logged
+			// once per episode, not every round.
+			log.WarnContext(ctx, "background job failed", "job", name, "error", err.Error(), logging.Episode("job "+name))
 		}
 		select {
 		case <-ctx.Done():
