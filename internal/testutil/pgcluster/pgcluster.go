@@ -96,6 +96,18 @@ func Start(t testing.TB) *Cluster {
 		"max_wal_senders":    "5",
 		"log_min_messages":   "warning",
 	})
+	// The free port may be taken between freePort and the server's bind:
+	// then another one.
+	for range 3 {
+		err := c.TryStart()
+		if err == nil {
+			return c
+		}
+		if !strings.Contains(err.Error(), "could not bind") && !strings.Contains(err.Error(), "already in use") {
+			t.Fatal(err)
+		}
+		c.port = freePort(t)
+	}
 	c.Start()
 	return c
 }
@@ -106,6 +118,7 @@ func Start(t testing.TB) *Cluster {
 func newCluster(t testing.TB, bin string) *Cluster {
 	t.Helper()
 	c := &Cluster{t: t, bin: bin, port: freePort(t)}
+	sweep(bin)
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
@@ -117,6 +130,9 @@ func newCluster(t testing.TB, bin string) *Cluster {
 	}
 	dir, err := os.MkdirTemp("", "pgcluster-")
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
@@ -135,6 +151,35 @@ func newCluster(t testing.TB, bin string) *Cluster {
 	// first, whatever the test did.
 	t.Cleanup(c.kill)
 	return c
+}
+
+// ownerFile holds the PID of the test process that made a cluster.
+const ownerFile = "owner.pid"
+
+// sweep stops and removes the clusters of test processes that died without
+// their cleanups (a test binary killed at its -timeout): pg_ctl starts a
+// server that outlives the process that started it.
+func sweep(bin string) {
+	owners, _ := filepath.Glob(filepath.Join(os.TempDir(), "pgcluster-*", ownerFile))
+	for _, f := range owners {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 1 || syscall.Kill(pid, 0) != syscall.ESRCH {
+			continue // its test still runs
+		}
+		dir := filepath.Dir(f)
+		left := &Cluster{bin: bin, dir: filepath.Join(dir, "data")}
+		if fi, err := os.Stat(left.dir); err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != uint32(os.Geteuid()) {
+				left.cred = &syscall.Credential{Uid: st.Uid, Gid: st.Gid}
+			}
+		}
+		left.kill()
+		_ = os.RemoveAll(dir)
+	}
 }
 
 func freePort(t testing.TB) int {
