@@ -53,6 +53,10 @@ type DB struct {
 	lists sqldb.Queryer
 }
 
+// DefaultConnectTimeout bounds a new PostgreSQL connection when the URL
+// sets no connect_timeout.
+const DefaultConnectTimeout = 5 * time.Second
+
 // Options tune a DB.
 type Options struct {
 	MaxConns int // PostgreSQL pool size; 0 means 20
@@ -76,6 +80,12 @@ func Open(ctx context.Context, rawURL string, opt Options) (*DB, error) {
 		}
 		if opt.Tracer != nil {
 			cfg.Tracer = opt.Tracer
+		}
+		// Without connect_timeout a connection to a host that never
+		// answers (a dead primary's address, a dropped route) waits for
+		// ever, and so does every request that needs one.
+		if !strings.Contains(rawURL, "connect_timeout=") {
+			cfg.ConnectTimeout = DefaultConnectTimeout
 		}
 		db := stdlib.OpenDB(*cfg)
 		db.SetMaxOpenConns(opt.MaxConns)

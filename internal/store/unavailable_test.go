@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"syscall"
 	"testing"
 	"time"
@@ -54,5 +55,47 @@ func TestUnavailableWhenCut(t *testing.T) {
 	// As the store's pipelined writes wrap it.
 	if err := fmt.Errorf("pipelined write 5: %w", io.ErrUnexpectedEOF); !store.IsUnavailable(err) {
 		t.Errorf("%v: not unavailable", err)
+	}
+}
+
+// TestConnectTimeout: a server that accepts the connection and never
+// answers (a dead host's address, a dropped route) fails a connection
+// after DefaultConnectTimeout, as an unavailable database, when the URL
+// sets no connect_timeout: without it the request waited for ever.
+func TestConnectTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	db, err := store.Open(context.Background(), "postgres://u@"+ln.Addr().String()+"/x?sslmode=disable", store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	done := make(chan error, 1)
+	go func() { done <- db.Ping(context.Background()) }()
+	select {
+	case err := <-done:
+		if err == nil || !store.IsUnavailable(err) {
+			t.Errorf("ping of a server that never answers: %v, unavailable=%v", err, store.IsUnavailable(err))
+		}
+	case <-time.After(4 * store.DefaultConnectTimeout):
+		t.Fatal("ping of a server that never answers did not end")
 	}
 }
