@@ -92,10 +92,16 @@ func begin(p *Payment, op, reference string, now time.Time) {
 // first.
 func untaken(res connectors.Result, err error) (connectors.Result, error) {
 	if errors.Is(err, connectors.ErrNotProcessed) {
-		return connectors.Result{Outcome: connectors.Failed, FailureCode: "processing_error", Message: "The processor could not be reached."}, nil
+		return unreached, nil
 	}
 	return res, err
 }
+
+// unreached is the result of an operation the processor provably never
+// took. It says nothing of the card: a payment failed so is no decline
+// for the card-testing limit, or an outage of a few seconds at the
+// processor would slow down every merchant's payments long after it.
+var unreached = connectors.Result{Outcome: connectors.Failed, FailureCode: "processing_error", Message: "The processor could not be reached."}
 
 // operationRef is the reference of a payment's operation at the processor.
 func operationRef(paymentID, op string) string { return paymentID + ":" + op }
@@ -179,7 +185,7 @@ func (s *Service) finish(ctx context.Context, acct tenant.Account, id, op string
 	}
 	if p.Status != before {
 		s.logChange(ctx, p, before)
-		if p.Status == Failed && s.Declines != nil && acct.KeyID != "" {
+		if p.Status == Failed && s.Declines != nil && acct.KeyID != "" && res != unreached {
 			s.Declines.Declined(acct.KeyID)
 		}
 	}

@@ -45,6 +45,9 @@ type Proxy struct {
 // stops at the end of the test.
 func New(t testing.TB, upstream string) *Proxy {
 	t.Helper()
+	// Some toxics log through zerolog's global logger, at trace level,
+	// to stderr: silence it (it is Toxiproxy's alone in paygate's tests).
+	zerolog.SetGlobalLevel(zerolog.Disabled)
 	server := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
 	p := toxiproxy.NewProxy(server, "faults-"+strings.ReplaceAll(upstream, ":", "-"), "127.0.0.1:0", upstream)
 	if err := p.Start(); err != nil {
