@@ -152,6 +152,18 @@ func TestProcessorFaults(t *testing.T) {
 		}
 	}
 	t.Logf("told: %v; logged: %v", byStatus, logged)
+	// A processor's trouble is told once per outage, not per payment: two
+	// lines (its start and end) per fault at most, the faults being apart
+	// by less than the quiet spell that ends an outage.
+	warnings := 0
+	for msg, n := range logged {
+		if !strings.HasPrefix(msg, "INFO ") && !strings.HasPrefix(msg, "DEBUG ") {
+			warnings += n
+		}
+	}
+	if warnings > 2*injected {
+		t.Errorf("%d warnings and errors logged for %d faults: %v", warnings, injected, logged)
+	}
 	t.Logf("faults=%d payments=%d refunds=%d lost=%d double=%d answers=%v slowest=%s", injected, l.next.Load(), len(l.refunds()), lost, double,
 		l.statuses, time.Duration(l.slowest.Load()))
 	fmt.Printf("faults=%d payments=%d lost=%d double=%d\n", injected, l.next.Load(), lost, double)

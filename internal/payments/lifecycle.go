@@ -111,7 +111,9 @@ func operationRef(paymentID, op string) string { return paymentID + ":" + op }
 // until the connector is asked again; it is never marked failed on a guess.
 func (s *Service) settle(ctx context.Context, acct tenant.Account, p *Payment, op string, res connectors.Result, err error, call *idempotency.Call) (*Payment, error) {
 	if err != nil {
-		s.log.WarnContext(ctx, "connector outcome unknown", "payment_id", p.ID, "operation", op, "error", err.Error())
+		// Info: the processor's trouble is a warning once per outage
+		// (connectors.LogOutages), not once per payment.
+		s.log.InfoContext(ctx, "connector outcome unknown", "payment_id", p.ID, "operation", op, "error", err.Error())
 		return p, nil
 	}
 	return s.finish(ctx, acct, p.ID, op, res, call)
