@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -19,13 +20,17 @@ import (
 	"github.com/paygate/paygate/internal/vault"
 )
 
+// fault is one kind of fault a proxy can put on a connection: on starts
+// it, and returns what ends it.
+type fault struct {
+	name string
+	on   func(p *faults.Proxy) (off func())
+}
+
 // The processor faults of TestProcessorFaults: each is put on the proxy
 // between the gateway and the sandbox process while clients pay, and
 // taken off after faultWindow.
-var processorFaults = []struct {
-	name string
-	on   func(p *faults.Proxy) (off func())
-}{
+var processorFaults = []fault{
 	// Answers late, some later than the connector timeout (1 s): those
 	// operations happened, their outcome unknown to paygate.
 	{"latency", func(p *faults.Proxy) func() {
@@ -47,6 +52,25 @@ var processorFaults = []struct {
 	{"half-open", func(p *faults.Proxy) func() { return p.HalfOpen(faults.Downstream).Remove }},
 	// The sandbox unreachable: connections closed, new ones refused.
 	{"outage", func(p *faults.Proxy) func() { p.Down(); return p.Up }},
+}
+
+// The faults of TestDatabaseNetworkFaults, on the network between the
+// gateway and PostgreSQL (the server itself runs on).
+var databaseFaults = []fault{
+	{"db-latency", func(p *faults.Proxy) func() {
+		return p.Latency(faults.Downstream, 30*time.Millisecond, 20*time.Millisecond).Remove
+	}},
+	{"db-resets", func(p *faults.Proxy) func() { return p.ResetPeer(faults.Downstream, 0.2, 0).Remove }},
+	{"db-half-open", func(p *faults.Proxy) func() { return p.HalfOpen(faults.Downstream).Remove }},
+	{"db-outage", func(p *faults.Proxy) func() { p.Down(); return p.Up }},
+}
+
+// TestDatabaseNetworkFaults is TestProcessorFaults with the proxy between
+// the gateway and PostgreSQL: latency, connection resets, half-open
+// connections and a network outage of three seconds, during which the
+// clients are told 503 and retry. The same checks hold afterwards.
+func TestDatabaseNetworkFaults(t *testing.T) {
+	runFaults(t, viaDatabase, databaseFaults)
 }
 
 const (
@@ -73,6 +97,19 @@ const (
 // once (about 30 s); PAYGATE_FAULT_SOAK=2m keeps injecting them, in random
 // order, for that long.
 func TestProcessorFaults(t *testing.T) {
+	runFaults(t, viaProcessor, processorFaults)
+}
+
+// Where a fault test puts its proxy.
+const (
+	viaProcessor = "processor"
+	viaDatabase  = "database"
+)
+
+// runFaults runs the clients of TestProcessorFaults while each fault is
+// put on the proxy in front of the processor or the database, and checks
+// what they were told against paygate's records and the sandbox's.
+func runFaults(t *testing.T, via string, list []fault) {
 	needPostgres(t)
 	soak := time.Duration(0)
 	if v := os.Getenv("PAYGATE_FAULT_SOAK"); v != "" {
@@ -85,13 +122,29 @@ func TestProcessorFaults(t *testing.T) {
 	bin := buildBinary(t)
 	token := strings.Repeat("sbtok", 8)
 	sb := startProcess(t, bin, map[string]string{"PAYGATE_SANDBOX_ADDR": freeAddr(t), "PAYGATE_SANDBOX_TOKEN": token}, "PAYGATE_SANDBOX_ADDR", "sandbox", "serve")
-	proxy := faults.New(t, strings.TrimPrefix(sb.url, "http://"))
 	r := &crashRig{t: t, bin: bin, dbURL: storetest.NewURL(t, store.Postgres), sandbox: sandbox.NewClient(sb.url, 5*time.Second).WithToken(token),
 		token: strings.Repeat("fault", 8)}
+	// The gateway reaches one of them through the proxy; the test's own
+	// checks go straight to both.
+	sandboxURL, dbURL := sb.url, r.dbURL
+	var proxy *faults.Proxy
+	switch via {
+	case viaProcessor:
+		proxy = faults.New(t, strings.TrimPrefix(sb.url, "http://"))
+		sandboxURL = "http://" + proxy.Addr()
+	case viaDatabase:
+		u, err := url.Parse(r.dbURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxy = faults.New(t, u.Host)
+		u.Host = proxy.Addr()
+		dbURL = u.String()
+	}
 	r.vars = map[string]string{
-		"PAYGATE_ADDR": freeAddr(t), "PAYGATE_DATABASE_URL": r.dbURL, "PAYGATE_ADMIN_TOKEN": r.token,
+		"PAYGATE_ADDR": freeAddr(t), "PAYGATE_DATABASE_URL": dbURL, "PAYGATE_ADMIN_TOKEN": r.token,
 		"PAYGATE_ENCRYPTION_KEYS": "k1:" + vault.NewKey(), "PAYGATE_LOG_LEVEL": "warn",
-		"PAYGATE_SANDBOX_URL": "http://" + proxy.Addr(), "PAYGATE_SANDBOX_TOKEN": token,
+		"PAYGATE_SANDBOX_URL": sandboxURL, "PAYGATE_SANDBOX_TOKEN": token,
 		// Short, so that an unknown outcome is asked about again soon.
 		"PAYGATE_CONNECTOR_TIMEOUT": faultConnTimeout.String(), "PAYGATE_RECOVERY_AFTER": (2 * faultConnTimeout).String(),
 	}
@@ -117,7 +170,7 @@ func TestProcessorFaults(t *testing.T) {
 	}
 	injected := 0
 	inject := func(i int) {
-		f := processorFaults[i]
+		f := list[i]
 		time.Sleep(time.Second) // a clean second between faults
 		t.Logf("fault %s on at %d flows", f.name, l.next.Load())
 		off := f.on(proxy)
@@ -126,12 +179,12 @@ func TestProcessorFaults(t *testing.T) {
 		injected++
 	}
 	if soak == 0 {
-		for i := range processorFaults {
+		for i := range list {
 			inject(i)
 		}
 	} else {
 		for end := time.Now().Add(soak); time.Now().Before(end); {
-			inject(rand.IntN(len(processorFaults)))
+			inject(rand.IntN(len(list)))
 		}
 	}
 	time.Sleep(time.Second)
@@ -149,6 +202,9 @@ func TestProcessorFaults(t *testing.T) {
 		var e struct{ Level, Msg string }
 		if json.Unmarshal([]byte(line), &e) == nil && e.Msg != "" {
 			logged[e.Level+" "+e.Msg]++
+			if e.Msg == "internal error" && logged[e.Level+" "+e.Msg] <= 5 {
+				t.Logf("gateway: %s", line)
+			}
 		}
 	}
 	t.Logf("told: %v; logged: %v", byStatus, logged)
@@ -161,7 +217,7 @@ func TestProcessorFaults(t *testing.T) {
 			warnings += n
 		}
 	}
-	if warnings > 2*injected {
+	if via == viaProcessor && warnings > 2*injected {
 		t.Errorf("%d warnings and errors logged for %d faults: %v", warnings, injected, logged)
 	}
 	t.Logf("faults=%d payments=%d refunds=%d lost=%d double=%d answers=%v slowest=%s", injected, l.next.Load(), len(l.refunds()), lost, double,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"io"
 	"net"
 	"syscall"
 
@@ -20,7 +21,10 @@ func IsUnavailable(err error) bool {
 		return false
 	case errors.As(err, &connErr), errors.As(err, &netErr), errors.Is(err, driver.ErrBadConn),
 		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
-		errors.Is(err, context.DeadlineExceeded):
+		errors.Is(err, context.DeadlineExceeded),
+		// The connection closed under a statement (pgx's pipelined
+		// writes report it so): the server or the network went away.
+		errors.Is(err, io.ErrUnexpectedEOF):
 		return true
 	}
 	var pgErr *pgconn.PgError
