@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -174,7 +175,9 @@ func runFaults(t *testing.T, via string, list []fault) {
 		time.Sleep(time.Second) // a clean second between faults
 		t.Logf("fault %s on at %d flows", f.name, l.next.Load())
 		off := f.on(proxy)
-		time.Sleep(faultWindow)
+		time.Sleep(faultWindow / 2)
+		probe(t, r.url, f.name, via)
+		time.Sleep(faultWindow / 2)
 		off()
 		injected++
 	}
@@ -223,6 +226,35 @@ func runFaults(t *testing.T, via string, list []fault) {
 	t.Logf("faults=%d payments=%d refunds=%d lost=%d double=%d answers=%v slowest=%s (%s)", injected, l.next.Load(), len(l.refunds()), lost, double,
 		l.statuses, time.Duration(l.slowest.Load()), l.slowestCall)
 	fmt.Printf("faults=%d payments=%d lost=%d double=%d\n", injected, l.next.Load(), lost, double)
+}
+
+// probe checks the health endpoints in the middle of a fault: the process
+// is alive whatever happens; it stays ready through a processor's trouble
+// (which another instance would meet as well), and is unready while the
+// database cannot be reached.
+func probe(t *testing.T, base, fault, via string) {
+	t.Helper()
+	get := func(path string) int {
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(base + path)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := get("/healthz"); s != 200 {
+		t.Errorf("%s: /healthz answered %d", fault, s)
+	}
+	want := 0
+	switch {
+	case via == viaProcessor:
+		want = 200
+	case fault == "db-outage":
+		want = 503
+	}
+	if s := get("/readyz"); want != 0 && s != want {
+		t.Errorf("%s: /readyz answered %d, want %d", fault, s, want)
+	}
 }
 
 // faultLoad is the clients' side: what they were told, and how.
