@@ -67,7 +67,7 @@ func tryStartProcess(t *testing.T, bin string, vars map[string]string, addrVar s
 	t.Cleanup(func() { _ = p.cmd.Process.Kill(); _ = p.cmd.Wait() })
 	ready := "/readyz"
 	if args[0] == "sandbox" {
-		ready = "/stats"
+		ready = "/healthz" // open without the sandbox's token
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {

@@ -275,7 +275,8 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 		}
 	}
 	m := metrics.New()
-	connector = m.Connector(connector)
+	// A processor's trouble is logged once per outage, not per payment.
+	connector = m.Connector(connectors.LogOutages(connector, log, "sandbox"))
 	m.WatchQueue(db.PendingDeliveries)
 	for name, pool := range db.Pools() {
 		m.WatchPool(name, pool)
@@ -285,7 +286,9 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 	router := routing.NewRouter(db, keyring, log, connector, connectorBuilders(cfg))
 	router.HTTP = func() *http.Client { return netguard.Client(cfg.Production(), cfg.ConnectorTimeout) }
 	router.ReturnURL = cfg.PublicURL + "/return/{payment}"
-	router.Wrap = m.Connector
+	router.Wrap = func(c connectors.Connector) connectors.Connector {
+		return m.Connector(connectors.LogOutages(c, log, c.Name()))
+	}
 	router.OnBreaker = func(_ string, open bool) { m.Breaker(open) }
 	pay := payments.NewService(db, connector, keyring, log)
 	pay.Routes = router

@@ -308,7 +308,7 @@ func (s *Service) authorizeRouted(ctx context.Context, acct tenant.Account, p *P
 		}
 		s.routes().Observe(routes[i].AccountID, err)
 		if errors.Is(err, connectors.ErrNotProcessed) && i+1 < len(routes) {
-			s.log.WarnContext(ctx, "the processor did not take the payment; trying the next account", "payment_id", p.ID,
+			s.log.InfoContext(ctx, "the processor did not take the payment; trying the next account", "payment_id", p.ID,
 				"connector_account", routes[i].AccountID, "next", routes[i+1].AccountID, "error", err.Error())
 			if p, err = s.failOver(ctx, acct, p, routes[i+1]); err != nil {
 				return nil, err

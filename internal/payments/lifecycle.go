@@ -92,10 +92,16 @@ func begin(p *Payment, op, reference string, now time.Time) {
 // first.
 func untaken(res connectors.Result, err error) (connectors.Result, error) {
 	if errors.Is(err, connectors.ErrNotProcessed) {
-		return connectors.Result{Outcome: connectors.Failed, FailureCode: "processing_error", Message: "The processor could not be reached."}, nil
+		return unreached, nil
 	}
 	return res, err
 }
+
+// unreached is the result of an operation the processor provably never
+// took. It says nothing of the card: a payment failed so is no decline
+// for the card-testing limit, or an outage of a few seconds at the
+// processor would slow down every merchant's payments long after it.
+var unreached = connectors.Result{Outcome: connectors.Failed, FailureCode: "processing_error", Message: "The processor could not be reached."}
 
 // operationRef is the reference of a payment's operation at the processor.
 func operationRef(paymentID, op string) string { return paymentID + ":" + op }
@@ -105,7 +111,9 @@ func operationRef(paymentID, op string) string { return paymentID + ":" + op }
 // until the connector is asked again; it is never marked failed on a guess.
 func (s *Service) settle(ctx context.Context, acct tenant.Account, p *Payment, op string, res connectors.Result, err error, call *idempotency.Call) (*Payment, error) {
 	if err != nil {
-		s.log.WarnContext(ctx, "connector outcome unknown", "payment_id", p.ID, "operation", op, "error", err.Error())
+		// Info: the processor's trouble is a warning once per outage
+		// (connectors.LogOutages), not once per payment.
+		s.log.InfoContext(ctx, "connector outcome unknown", "payment_id", p.ID, "operation", op, "error", err.Error())
 		return p, nil
 	}
 	return s.finish(ctx, acct, p.ID, op, res, call)
@@ -179,7 +187,7 @@ func (s *Service) finish(ctx context.Context, acct tenant.Account, id, op string
 	}
 	if p.Status != before {
 		s.logChange(ctx, p, before)
-		if p.Status == Failed && s.Declines != nil && acct.KeyID != "" {
+		if p.Status == Failed && s.Declines != nil && acct.KeyID != "" && res != unreached {
 			s.Declines.Declined(acct.KeyID)
 		}
 	}

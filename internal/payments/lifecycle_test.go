@@ -225,6 +225,9 @@ func TestFinish(t *testing.T) {
 			Failed, 0, 0, events.PaymentFailed, 0, "", true},
 		{"processing error", processing(OpAuthorize, CaptureAutomatic, RequiresConfirmation), OpAuthorize,
 			connectors.Result{Outcome: connectors.Failed}, Failed, 0, 0, events.PaymentFailed, 0, "", true},
+		// Not reached (an outage): failed, but no decline of the card.
+		{"processor unreached", processing(OpAuthorize, CaptureAutomatic, RequiresConfirmation), OpAuthorize,
+			unreached, Failed, 0, 0, events.PaymentFailed, 0, "", true},
 		{"3-D Secure", processing(OpAuthorize, CaptureAutomatic, RequiresConfirmation), OpAuthorize,
 			connectors.Result{Outcome: connectors.ActionRequired, RedirectURL: "https://pay.example/authenticate/{token}"},
 			RequiresAction, 0, 0, events.PaymentRequiresAction, 0, "", false},
@@ -311,7 +314,10 @@ func TestFinish(t *testing.T) {
 			if ok && !bytes.Contains(stored.Body, []byte(`"status":"`+string(c.status)+`"`)) {
 				t.Errorf("stored answer %s does not show status %s", stored.Body, c.status)
 			}
-			if c.status == Failed && c.p.Status == Processing && !slices.Equal(d.keys, []string{"key_1"}) {
+			switch {
+			case c.res == unreached && len(d.keys) != 0:
+				t.Errorf("declines recorded for %v: the processor was never reached", d.keys)
+			case c.res != unreached && c.status == Failed && c.p.Status == Processing && !slices.Equal(d.keys, []string{"key_1"}):
 				t.Errorf("declines recorded for %v, want the request's key", d.keys)
 			}
 			if c.status == RequiresAction {

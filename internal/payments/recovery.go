@@ -75,7 +75,7 @@ func (s *Service) recoverPayment(ctx context.Context, acct tenant.Account, p *Pa
 	case errors.Is(err, connectors.ErrNotFound):
 		s.log.InfoContext(ctx, "payment recovery: the processor never saw the operation; sending it again", "payment_id", p.ID, "operation", op)
 	default:
-		s.log.WarnContext(ctx, "payment recovery: processor lookup failed", "payment_id", p.ID, "operation", op, "error", err.Error())
+		s.log.InfoContext(ctx, "payment recovery: processor lookup failed", "payment_id", p.ID, "operation", op, "error", err.Error())
 		return p, nil
 	}
 	switch op {

@@ -216,13 +216,13 @@ func (s *Service) Create(ctx context.Context, acct tenant.Account, in CreatePara
 	}
 	if errors.Is(err, connectors.ErrNotProcessed) {
 		// Provably not taken: the refund failed, nothing moved.
-		s.log.WarnContext(ctx, "the processor did not take the refund", "refund_id", r.ID, "error", err.Error())
+		s.log.InfoContext(ctx, "the processor did not take the refund", "refund_id", r.ID, "error", err.Error())
 		res, err = connectors.Result{Outcome: connectors.Failed, FailureCode: "processing_error", Message: "The processor could not be reached."}, nil
 	}
 	if err != nil {
 		// Unknown outcome: the refund stays pending, its amount reserved,
 		// until the processor is asked again.
-		s.log.WarnContext(ctx, "connector refund outcome unknown", "refund_id", r.ID, "error", err.Error())
+		s.log.InfoContext(ctx, "connector refund outcome unknown", "refund_id", r.ID, "error", err.Error())
 		return r, nil
 	}
 	return s.finish(ctx, acct, r.ID, res)
@@ -299,7 +299,7 @@ func (s *Service) recoverRefund(ctx context.Context, acct tenant.Account, r *Ref
 		res, err = c.Refund(ctx, connectors.RefundRequest{Reference: r.ID, ProcessorID: p.ProcessorID, Amount: r.Amount, Currency: r.Currency})
 	}
 	if err != nil {
-		s.log.WarnContext(ctx, "refund recovery: outcome still unknown", "refund_id", r.ID, "error", err.Error())
+		s.log.InfoContext(ctx, "refund recovery: outcome still unknown", "refund_id", r.ID, "error", err.Error())
 		return r, nil
 	}
 	return s.finish(ctx, acct, r.ID, res)
