@@ -251,6 +251,33 @@ func (r *crashRig) verifyLedger() {
 	}
 }
 
+// waitSettled opens the rig's database (closed at the test's end), waits
+// until deadline for no payment to be left processing, reports any that
+// is, and returns the database with a counter of one-number queries.
+func (r *crashRig) waitSettled(t *testing.T, deadline time.Time) (*store.DB, func(query string) int) {
+	t.Helper()
+	db, err := store.Open(context.Background(), r.dbURL, store.Options{MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	count := func(q string) int {
+		var n int
+		if err := db.SQL().QueryRow(q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	const processing = `SELECT count(*) FROM payments WHERE status = 'processing'`
+	for count(processing) > 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := count(processing); n != 0 {
+		t.Errorf("%d payments left processing", n)
+	}
+	return db, count
+}
+
 func cardPayment(capture string) map[string]any {
 	return map[string]any{"amount": 1000, "currency": "eur", "confirm": true, "capture_method": capture,
 		"payment_method": map[string]any{"type": "card", "card": map[string]any{"number": "4242424242424242", "exp_month": 12, "exp_year": 2040, "cvc": "123"}}}
@@ -510,24 +537,7 @@ func soakRandomKills(t *testing.T, backend, via string, total, kills int) {
 	}
 
 	// Recovery finishes whatever a kill left processing.
-	db, err := store.Open(context.Background(), r.dbURL, store.Options{MaxConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	count := func(q string) int {
-		var n int
-		if err := db.SQL().QueryRow(q).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	for count(`SELECT count(*) FROM payments WHERE status = 'processing'`) > 0 && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	if n := count(`SELECT count(*) FROM payments WHERE status = 'processing'`); n != 0 {
-		t.Errorf("%d payments left processing", n)
-	}
+	db, count := r.waitSettled(t, deadline)
 	if n := count(`SELECT count(*) FROM payments`); n != total {
 		t.Errorf("%d payments for %d idempotency keys", n, total)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/paygate/paygate/internal/store"
 	"github.com/paygate/paygate/internal/testutil/pgcluster"
 )
 
@@ -267,25 +265,7 @@ func checkAfterFaults(t *testing.T, r *crashRig, l *dbLoad) {
 		}
 		return
 	}
-	db, err := store.Open(context.Background(), r.dbURL, store.Options{MaxConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	count := func(q string) int {
-		var n int
-		if err := db.SQL().QueryRow(q).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for count(`SELECT count(*) FROM payments WHERE status = 'processing'`) > 0 && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	if n := count(`SELECT count(*) FROM payments WHERE status = 'processing'`); n != 0 {
-		t.Errorf("%d payments left processing", n)
-	}
+	db, count := r.waitSettled(t, time.Now().Add(20*time.Second))
 	keys := int(l.next.Load())
 	if n := count(`SELECT count(*) FROM payments`); n != keys || len(l.acked) != keys {
 		t.Errorf("%d payments, %d acknowledged, for %d idempotency keys", n, len(l.acked), keys)

@@ -38,12 +38,7 @@ const encodedLen = 26
 var crockford = base32.NewEncoding("0123456789ABCDEFGHJKMNPQRSTVWXYZ").WithPadding(base32.NoPadding)
 
 // New returns a fresh id with the given prefix.
-func New(prefix string) string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixNano()))
-	_, _ = rand.Read(b[8:])
-	return prefix + crockford.EncodeToString(b[:])
-}
+func New(prefix string) string { return NewAt(prefix, time.Now()) }
 
 // Valid reports whether s is a well-formed id with the given prefix.
 func Valid(prefix, s string) bool {
@@ -62,15 +57,7 @@ func Valid(prefix, s string) bool {
 // sorts between the two. A list filtered by creation time uses these
 // bounds to walk its id index from the right place.
 func Bound(prefix string, t time.Time, upper bool) string {
-	var b [16]byte
-	ns := t.UnixNano()
-	switch {
-	case t.Before(time.Unix(0, 0)):
-		ns = 0
-	case t.Year() >= 2262: // past UnixNano's range
-		ns = 1<<63 - 1
-	}
-	binary.BigEndian.PutUint64(b[:8], uint64(ns))
+	b := timeBits(t)
 	if upper {
 		for i := 8; i < 16; i++ {
 			b[i] = 0xff
@@ -82,8 +69,22 @@ func Bound(prefix string, t time.Time, upper bool) string {
 // NewAt returns a fresh id made as if at instant t: for loading history
 // (the growth benchmark), where rows must sort by the time they claim.
 func NewAt(prefix string, t time.Time) string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(max(t.UnixNano(), 0)))
+	b := timeBits(t)
 	_, _ = rand.Read(b[8:])
 	return prefix + crockford.EncodeToString(b[:])
+}
+
+// timeBits is an id's 16 bytes with t's Unix nanoseconds in the first 8,
+// held within UnixNano's range (1970 to 2262), and the rest zero.
+func timeBits(t time.Time) [16]byte {
+	var b [16]byte
+	ns := t.UnixNano()
+	switch {
+	case t.Before(time.Unix(0, 0)):
+		ns = 0
+	case t.Year() >= 2262:
+		ns = 1<<63 - 1
+	}
+	binary.BigEndian.PutUint64(b[:8], uint64(ns))
+	return b
 }
