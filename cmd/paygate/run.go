@@ -320,7 +320,9 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 	jobs, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		worker.Every(jobs, log, "recovery", min(cfg.RecoveryAfter/4, 10*time.Second), func(ctx context.Context) error {
+		// A round may call processors (each call bounded by the connector
+		// timeout); what it has not finished by the lease, the next takes.
+		worker.Every(jobs, log, "recovery", min(cfg.RecoveryAfter/4, 10*time.Second), cfg.RecoveryAfter, func(ctx context.Context) error {
 			cutoff := clock.Now().Add(-cfg.RecoveryAfter)
 			np, err := pay.RecoverStale(ctx, cutoff)
 			nr, rerr := refs.RecoverStale(ctx, cutoff)

@@ -69,11 +69,20 @@ type options struct {
 	// builders, when set, adds connector builders to the router (a test
 	// processor for stripe or adyen accounts).
 	builders func(*routing.Router)
+	// dbURL, when set, is the PostgreSQL database to use (through a
+	// fault proxy, say) instead of a fresh one of the backend.
+	dbURL          string
+	requestTimeout time.Duration
 }
 
 func startWith(t *testing.T, backend string, opt options) *harness {
 	t.Helper()
-	db := storetest.Open(t, backend)
+	var db *store.DB
+	if opt.dbURL != "" {
+		db = storetest.OpenURL(t, opt.dbURL)
+	} else {
+		db = storetest.Open(t, backend)
+	}
 	keys, err := vault.ParseKeyring("t1:"+vault.NewKey(), "")
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +124,7 @@ func startWith(t *testing.T, backend string, opt options) *harness {
 	if opt.keys != nil {
 		idem = opt.keys(db)
 	}
-	handler = httpapi.NewServer(log, httpapi.Config{AdminToken: adminToken, OpenAPI: doc, Lease: opt.lease, Limiter: opt.limiter, Sealer: keys,
+	handler = httpapi.NewServer(log, httpapi.Config{AdminToken: adminToken, OpenAPI: doc, Lease: opt.lease, RequestTimeout: opt.requestTimeout, Limiter: opt.limiter, Sealer: keys,
 		Hasher: idempotency.NewHasher(keys.DeriveKey(idempotency.HasherPurpose))},
 		httpapi.Deps{Payments: pay, Refunds: refs, Webhooks: hooks, Routing: routing.NewService(db, keys, false), Processors: router,
 			Accounts: db, Keys: idem, Ledger: db, Events: db, DB: db})

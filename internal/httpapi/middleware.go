@@ -325,6 +325,18 @@ func secureHeaders(hsts bool, next http.Handler) http.Handler {
 	})
 }
 
+// bounded puts a deadline on every request's context, so that no request
+// waits for ever on a database that stopped answering (a half-open
+// connection: no reset, no refusal); the store reports the deadline as the
+// database unavailable (503).
+func bounded(d time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
 // requireMerchant authenticates a secret API key and applies its rate limit.
 func requireMerchant(log *slog.Logger, keys keyFinder, limits Limiter, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -43,6 +43,11 @@ type Config struct {
 	// endpoint's signing secret, a payment's customer link), for
 	// idempotent replay.
 	Sealer Sealer
+	// RequestTimeout bounds a request's use of the database (default
+	// 10 s): past it, a read stalled on a connection that stopped
+	// answering is 503. A mutating request runs under its own deadline,
+	// half the Lease, once it is authenticated.
+	RequestTimeout time.Duration
 	// Hasher identifies requests under an Idempotency-Key (required): a
 	// keyed hash, so the stored hash of a body holding a card number tells
 	// a reader of the database nothing.
@@ -85,6 +90,9 @@ func NewServer(log *slog.Logger, cfg Config, deps Deps) http.Handler {
 	if cfg.Lease <= 0 {
 		cfg.Lease = 30 * time.Second
 	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 10 * time.Second
+	}
 	if cfg.Hasher == nil {
 		panic("httpapi: Config.Hasher is required")
 	}
@@ -94,6 +102,7 @@ func NewServer(log *slog.Logger, cfg Config, deps Deps) http.Handler {
 	mux := http.NewServeMux()
 	addRoutes(mux, log, cfg, deps)
 	var h http.Handler = mux
+	h = bounded(cfg.RequestTimeout, h)
 	h = jsonErrorsForMux(mux, log, h)
 	h = limitAddresses(log, cfg.Limiter, h)
 	h = secureHeaders(cfg.HSTS, h)

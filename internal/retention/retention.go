@@ -52,6 +52,10 @@ const (
 // link for valid that long.
 const TokenGrace = time.Minute
 
+// roundTimeout bounds one round: 20 batches of 500 rows take well under a
+// second each.
+const roundTimeout = time.Minute
+
 // Job deletes expired rows in rounds.
 type Job struct {
 	store Store
@@ -134,7 +138,11 @@ func (j *Job) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		c, err := j.Round(ctx)
+		// Bounded, like every background round: a stalled database
+		// connection must not hold the job past the fault.
+		rctx, cancel := context.WithTimeout(ctx, roundTimeout)
+		c, err := j.Round(rctx)
+		cancel()
 		if c.IdempotencyKeys+c.WebhookAttempts+c.ActionTokens > 0 {
 			j.log.InfoContext(ctx, "retention: deleted expired rows", "idempotency_keys", c.IdempotencyKeys,
 				"webhook_attempts", c.WebhookAttempts, "action_tokens", c.ActionTokens, "more", c.More)

@@ -108,7 +108,11 @@ func (w *Worker) Run(ctx context.Context) {
 			now := time.Now().UTC()
 			// The lease outlasts an attempt (bounded by Timeout) and its
 			// recording, so a live worker never loses a delivery to another.
-			due, err := w.queue.ClaimDeliveries(ctx, now, now.Add(2*w.cfg.Timeout+time.Second), free)
+			// The claim is bounded too: a stalled database connection
+			// must not hold the worker past the fault.
+			cctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
+			due, err := w.queue.ClaimDeliveries(cctx, now, now.Add(2*w.cfg.Timeout+time.Second), free)
+			cancel()
 			if err != nil {
 				if ctx.Err() == nil {
 					w.log.WarnContext(ctx, "webhook claim failed", "error", err.Error(), logging.Episode("webhook claim"))

@@ -12,12 +12,18 @@ import (
 )
 
 // Every runs job at once and then every interval until ctx ends. A job's
-// error is logged, and the next round tries again.
-func Every(ctx context.Context, log *slog.Logger, name string, interval time.Duration, job func(ctx context.Context) error) {
+// error is logged, and the next round tries again. Each round ends by
+// timeout: a database that stops answering on an open connection (no
+// reset, no refusal) would otherwise hold the round, and every later one,
+// until the fault clears.
+func Every(ctx context.Context, log *slog.Logger, name string, interval, timeout time.Duration, job func(ctx context.Context) error) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if err := job(ctx); err != nil && ctx.Err() == nil {
+		rctx, cancel := context.WithTimeout(ctx, timeout)
+		err := job(rctx)
+		cancel()
+		if err != nil && ctx.Err() == nil {
 			// A job that keeps failing (the database is away) is logged
 			// once per episode, not every round.
 			log.WarnContext(ctx, "background job failed", "job", name, "error", err.Error(), logging.Episode("job "+name))
