@@ -169,12 +169,18 @@ func (w *Worker) deliver(ctx context.Context, d Due) {
 		}
 		w.OnAttempt(result)
 	}
-	level := slog.LevelInfo
-	if r.Status != Succeeded {
-		level = slog.LevelWarn
-	}
-	w.log.Log(ctx, level, "webhook attempt", "endpoint_id", d.EndpointID, "event_id", d.Event.ID, "event_type", d.Event.Type,
+	w.log.InfoContext(ctx, "webhook attempt", "endpoint_id", d.EndpointID, "event_id", d.Event.ID, "event_type", d.Event.Type,
 		"attempt", d.Attempt, "status_code", code, "duration_ms", a.DurationMS, "result", r.Status, "error", detail)
+	switch r.Status {
+	case Failed:
+		w.log.WarnContext(ctx, "webhook delivery given up", "endpoint_id", d.EndpointID, "event_id", d.Event.ID, "attempts", d.Attempt)
+	case Pending:
+		// An endpoint that is down fails every delivery to it: warned of
+		// once per episode, not once per attempt (each is recorded, and
+		// logged above at info).
+		w.log.WarnContext(ctx, "webhook endpoint failing", "endpoint_id", d.EndpointID, "status_code", code, "error", detail,
+			logging.Episode("webhook endpoint "+d.EndpointID))
+	}
 }
 
 // retry schedules the next attempt: exponential backoff with jitter, so
