@@ -21,28 +21,43 @@ import (
 // is away, and serve again by itself when it is back.
 //
 // Each fault happens once by default, which keeps a test within about 40 s
-// on two cores. PAYGATE_FAULT_SOAK=N repeats the faults N times, by hand:
+// on two cores. PAYGATE_FAULT_SOAK=10m repeats the faults for about that
+// long, by hand:
 //
-//	PAYGATE_FAULT_SOAK=20 go test ./cmd/paygate -run 'TestDatabase' -timeout 1h
+//	PAYGATE_FAULT_SOAK=10m go test ./cmd/paygate -run 'TestDatabase' -timeout 1h
+
+// client sends the fault tests' requests, and checks the contract of every
+// answer while faults are on: a 503 with Retry-After and the error
+// envelope, never a 500, never a stack trace, never a request held past
+// the client's timeout. What breaks it is counted by kind, with the first
+// example of each.
+type client struct {
+	r       *crashRig
+	key     string
+	unavail atomic.Int64 // 503 answers, each checked
+
+	mu    sync.Mutex
+	bad   map[string]int
+	first map[string]string
+}
+
+func newClient(r *crashRig, key string) *client {
+	return &client{r: r, key: key, bad: map[string]int{}, first: map[string]string{}}
+}
 
 // dbLoad is a few clients paying with idempotency keys. Each key is retried
 // until it gets its payment, whatever the database does meanwhile; one
 // payment in four is captured by hand, under a key of its own.
 type dbLoad struct {
-	r   *crashRig
-	key string
-
+	*client
 	next     atomic.Int64 // the last key handed out
 	done     atomic.Int64 // payments acknowledged and final
-	unavail  atomic.Int64 // 503 answers, each checked
 	stopping atomic.Bool
 	wg       sync.WaitGroup
 	deadline time.Time
 
 	mu    sync.Mutex
 	acked map[int64]ackedPayment
-	bad   map[string]int // answers that break the contract, by kind, with an example each
-	first map[string]string
 }
 
 type ackedPayment struct {
@@ -52,7 +67,7 @@ type ackedPayment struct {
 }
 
 func startDBLoad(r *crashRig, key string, clients int, deadline time.Time) *dbLoad {
-	l := &dbLoad{r: r, key: key, deadline: deadline, acked: map[int64]ackedPayment{}, bad: map[string]int{}, first: map[string]string{}}
+	l := &dbLoad{client: newClient(r, key), deadline: deadline, acked: map[int64]ackedPayment{}}
 	for range clients {
 		l.wg.Go(func() {
 			for !l.stopping.Load() && time.Now().Before(deadline) {
@@ -117,10 +132,8 @@ func (l *dbLoad) retry(method, path, idemKey string, body any) (int, map[string]
 	}
 }
 
-// call sends one request and checks the contract of an error answer: a
-// 503 with Retry-After and the error envelope, never a 500, never a stack
-// trace, never a request held past the client's timeout.
-func (l *dbLoad) call(method, path, idemKey string, body any) (int, map[string]any) {
+// call sends one request and checks the contract of its answer.
+func (l *client) call(method, path, idemKey string, body any) (int, map[string]any) {
 	status, header, raw := l.send(method, path, idemKey, body)
 	var m map[string]any
 	_ = json.Unmarshal(raw, &m)
@@ -141,7 +154,7 @@ func (l *dbLoad) call(method, path, idemKey string, body any) (int, map[string]a
 	return status, m
 }
 
-func (l *dbLoad) send(method, path, idemKey string, body any) (int, http.Header, []byte) {
+func (l *client) send(method, path, idemKey string, body any) (int, http.Header, []byte) {
 	var rd *bytes.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -167,13 +180,23 @@ func (l *dbLoad) send(method, path, idemKey string, body any) (int, http.Header,
 	return resp.StatusCode, resp.Header, buf.Bytes()
 }
 
-func (l *dbLoad) fail(kind, example string) {
+func (l *client) fail(kind, example string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.bad[kind] == 0 {
 		l.first[kind] = example
 	}
 	l.bad[kind]++
+}
+
+// report fails the test for every answer that broke the contract.
+func (l *client) report(t *testing.T) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for kind, n := range l.bad {
+		t.Errorf("%d× %s, for example: %s", n, kind, l.first[kind])
+	}
 }
 
 // waitMore waits until n more payments than now are acknowledged: the
@@ -254,9 +277,7 @@ func tail(s string) string {
 // every one once (no double charge); and the ledger verifies.
 func checkAfterFaults(t *testing.T, r *crashRig, l *dbLoad) {
 	t.Helper()
-	for kind, n := range l.bad {
-		t.Errorf("%d× %s, for example: %s", n, kind, l.first[kind])
-	}
+	l.report(t)
 	if t.Failed() {
 		for _, line := range strings.Split(r.gw.stderr.String(), "\n") {
 			if strings.Contains(line, `"level":"ERROR"`) {
@@ -326,7 +347,7 @@ func checkFaultLogs(t *testing.T, r *crashRig, faults int) {
 // restart of its own, and the invariants of checkAfterFaults hold.
 func TestDatabaseRestartAndOutage(t *testing.T) {
 	pg := pgcluster.Start(t)
-	rounds := envInt(t, "PAYGATE_FAULT_SOAK", 1)
+	rounds := max(1, int(faultSoak(t)/(40*time.Second)))
 	r := newCrashRigURL(t, pg.URL(), viaSandbox)
 	r.start("")
 	key := r.merchantKey()
@@ -355,12 +376,12 @@ func TestDatabaseRestartAndOutage(t *testing.T) {
 // the primary is killed (an immediate stop) and the replica promoted: the
 // gateway answers 503 meanwhile, then writes to the new primary without a
 // restart of its own, and the invariants of checkAfterFaults hold. With
-// PAYGATE_FAULT_SOAK=N, it fails over N times: each time the old primary
+// PAYGATE_FAULT_SOAK=10m, it fails over every 30 s or so: each time the old primary
 // comes back as a fresh replica of the new one.
 func TestDatabaseFailover(t *testing.T) {
 	primary := pgcluster.Start(t)
 	replica := primary.Replica()
-	rounds := envInt(t, "PAYGATE_FAULT_SOAK", 1)
+	rounds := max(1, int(faultSoak(t)/(30*time.Second)))
 	r := newCrashRigURL(t, "postgres://postgres@"+primary.Host()+","+replica.Host()+
 		"/postgres?sslmode=disable&target_session_attrs=read-write&connect_timeout=5", viaSandbox)
 	r.start("")

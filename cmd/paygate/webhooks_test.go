@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ type countingReceiver struct {
 	srv    *httptest.Server
 	secret string
 	delay  time.Duration
+	down   atomic.Bool // answer 503 to everything: the merchant's server is down
 	mu     sync.Mutex
 	counts map[string]int
 	bad    int
@@ -31,6 +33,10 @@ func newCountingReceiver(t *testing.T, delay time.Duration) *countingReceiver {
 	rc := &countingReceiver{counts: map[string]int{}, delay: delay}
 	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		if rc.down.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
 		time.Sleep(rc.delay)
 		rc.mu.Lock()
 		defer rc.mu.Unlock()
