@@ -62,14 +62,14 @@ func (s *Service) CreateMethod(ctx context.Context, acct tenant.Account, in Crea
 // with the same fingerprint, when it has one, is the answer instead: one
 // method per card per customer.
 func (s *Service) AttachMethod(ctx context.Context, acct tenant.Account, id string, in AttachParams) (*Method, error) {
+	m, err := s.Method(ctx, acct, id)
+	if err != nil {
+		return nil, err
+	}
 	if in.Customer == nil {
 		return nil, apierror.Missing("customer")
 	}
 	if err := validateCustomerRef(in.Customer); err != nil {
-		return nil, err
-	}
-	m, err := s.Method(ctx, acct, id)
-	if err != nil {
 		return nil, err
 	}
 	if m.Card == nil {
