@@ -2,8 +2,10 @@ package httpapi_test
 
 import (
 	"database/sql"
+	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -389,4 +391,58 @@ func approve(t *testing.T, h *harness, p map[string]any) {
 	if resp, _ := page(t, "POST", link, url.Values{"action": {"approve"}}); resp.StatusCode != 200 && resp.StatusCode != 303 {
 		t.Fatalf("approve: %d", resp.StatusCode)
 	}
+}
+
+// One card saved at once by many requests, to one customer, is one method:
+// attaches and payments that save it wait for each other on the customer's
+// row and find the first one's.
+func TestConcurrentSavesAreOneMethod(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, backend string) {
+		h := start(t, backend)
+		cus := h.customer(h.keyA, "jane@example.com")
+		const n = 8
+		var pms []string
+		for range n {
+			pms = append(pms, h.obj("POST", "/v1/payment_methods", h.keyA, card("4242424242424242"), 201)["id"].(string))
+		}
+		errs := make(chan error, 2*n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				r, b, err := h.tryRequest("POST", "/v1/payment_methods/"+pms[i]+"/attach", h.keyA, map[string]any{"customer": cus})
+				if err == nil && r.StatusCode != 200 {
+					err = fmt.Errorf("attach: %d %s", r.StatusCode, b)
+				}
+				errs <- err
+			}()
+			go func() {
+				defer wg.Done()
+				r, b, err := h.tryRequest("POST", "/v1/payments", h.keyA, newPayment(card("4242424242424242"), "customer", cus, "setup_future_usage", "off_session"))
+				if err == nil && (r.StatusCode != 201 || !strings.Contains(string(b), `"status":"succeeded"`)) {
+					err = fmt.Errorf("payment: %d %s", r.StatusCode, b)
+				}
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Error(err)
+			}
+		}
+		saved := h.savedMethods(h.keyA, cus)
+		if len(saved) != 1 {
+			t.Fatalf("one card saved %d times at once: %d methods %v", 2*n, len(saved), saved)
+		}
+		if n := h.eventCount(h.keyA, "payment_method.attached", saved[0]); n != 1 {
+			t.Errorf("payment_method.attached events of the saved method: %d", n)
+		}
+		all := h.obj("GET", "/v1/events?type=payment_method.attached&limit=100", h.keyA, nil, 200)
+		if got := len(all["data"].([]any)); got != 1 {
+			t.Errorf("payment_method.attached events: %d, want 1", got)
+		}
+	})
 }

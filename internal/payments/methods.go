@@ -186,6 +186,9 @@ func (s *Service) verify(ctx context.Context, acct tenant.Account, m *Method, se
 			break
 		}
 	}
+	if err == nil && res.Outcome == connectors.Pending {
+		err = errors.New("the processor answered pending") // no outcome to save on
+	}
 	if err != nil {
 		s.log.InfoContext(ctx, "card verification: no answer from the processor", "payment_method", m.ID, "error", err.Error())
 		return "", &apierror.Error{Kind: apierror.KindCardError, Code: "processing_error", Param: "verify",
