@@ -23,6 +23,7 @@ import (
 	"github.com/paygate/paygate/internal/connectors/adyen"
 	"github.com/paygate/paygate/internal/connectors/sandbox"
 	"github.com/paygate/paygate/internal/connectors/stripe"
+	"github.com/paygate/paygate/internal/customers"
 	"github.com/paygate/paygate/internal/httpapi"
 	"github.com/paygate/paygate/internal/idempotency"
 	"github.com/paygate/paygate/internal/ledger"
@@ -313,7 +314,7 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 		Hasher:  idempotency.NewHasher(keyring.DeriveKey(idempotency.HasherPurpose)),
 		Metrics: m, Exporter: exporter, MetricsToken: cfg.MetricsToken, TrustedProxies: cfg.TrustedProxies,
 		HSTS: strings.HasPrefix(cfg.PublicURL, "https://")},
-		httpapi.Deps{Payments: pay, Refunds: refs, Webhooks: hooks, Routing: routing.NewService(db, keyring, cfg.Production()), Processors: router,
+		httpapi.Deps{Payments: pay, Refunds: refs, Webhooks: hooks, Customers: customers.NewService(db), Routing: routing.NewService(db, keyring, cfg.Production()), Processors: router,
 			Accounts: db, Keys: db, Ledger: db, Events: db, DB: db})
 
 	log.Info("paygate starting", "database", db.Backend(), "connector", connector.Name(), "remote_sandbox", cfg.SandboxURL != "")

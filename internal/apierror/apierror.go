@@ -28,6 +28,9 @@ const (
 	KindUnavailable                   // 503
 	KindInternal                      // 500
 	KindMethodNotAllowed              // 405
+	// KindCardError: the processor declined a card where no payment
+	// records the decline (verifying a card to save it).
+	KindCardError // 402
 )
 
 // Error is an API error.
@@ -36,6 +39,8 @@ type Error struct {
 	Code    string
 	Message string
 	Param   string
+	// DeclineCode, for KindCardError: the issuer's reason.
+	DeclineCode string
 }
 
 func (e *Error) Error() string {

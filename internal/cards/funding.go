@@ -28,6 +28,7 @@ var fundingByPrefix = map[string]Funding{
 	"4000000000000119": Credit,
 	"4000000000003220": Credit,
 	"4000000000005126": Credit,
+	"4000000000003238": Credit,
 
 	// Mastercard.
 	"5555555555554444": Credit,

@@ -140,6 +140,21 @@ type AuthorizeRequest struct {
 	ReturnURL string
 	// Capture asks for authorization and capture in one operation (a sale).
 	Capture bool
+	// SetupFutureUsage ("on_session", "off_session"), on a
+	// customer-initiated charge: the card will be saved and charged again
+	// (a card-on-file agreement); the processor's answer carries the
+	// scheme's NetworkTransactionID.
+	SetupFutureUsage string
+	// OffSession marks a merchant-initiated charge of a saved card, with
+	// no customer present to authenticate: NetworkTransactionID is the id
+	// of the customer-initiated charge that saved it. A card whose issuer
+	// insists on authentication is declined (authentication_required),
+	// never ActionRequired.
+	OffSession           bool
+	NetworkTransactionID string
+	// Verify asks for an authorization of 0, to check a card before
+	// saving it; nothing is charged, and nothing is left to capture.
+	Verify bool
 }
 
 // CaptureRequest settles all or part of an authorization.
@@ -177,6 +192,10 @@ type Result struct {
 	// "{token}", which paygate replaces with the payment's single-use
 	// token, to tie the customer's return to the payment.
 	RedirectURL string
+	// NetworkTransactionID, for an authorization that saves a card
+	// (SetupFutureUsage, Verify): the scheme's id of this
+	// customer-initiated transaction, for the merchant-initiated ones.
+	NetworkTransactionID string
 }
 
 // Notification is what a processor's webhook reports of one operation:

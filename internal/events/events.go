@@ -21,6 +21,11 @@ const (
 	RefundCreated          = "refund.created"
 	RefundSucceeded        = "refund.succeeded"
 	RefundFailed           = "refund.failed"
+	CustomerCreated        = "customer.created"
+	CustomerUpdated        = "customer.updated"
+	CustomerDeleted        = "customer.deleted"
+	MethodAttached         = "payment_method.attached"
+	MethodDetached         = "payment_method.detached"
 )
 
 // ErrNotFound is returned by a store for a missing event, or one of
@@ -39,7 +44,8 @@ type ListQuery struct {
 // Types lists every event type.
 func Types() []string {
 	return []string{PaymentCreated, PaymentRequiresAction, PaymentRequiresCapture, PaymentSucceeded, PaymentFailed,
-		PaymentCanceled, RefundCreated, RefundSucceeded, RefundFailed}
+		PaymentCanceled, RefundCreated, RefundSucceeded, RefundFailed,
+		CustomerCreated, CustomerUpdated, CustomerDeleted, MethodAttached, MethodDetached}
 }
 
 // Event is one entry of the log, as the API shows it.

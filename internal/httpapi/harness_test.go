@@ -21,6 +21,7 @@ import (
 	"github.com/paygate/paygate/internal/connectors/adyen"
 	"github.com/paygate/paygate/internal/connectors/sandbox"
 	"github.com/paygate/paygate/internal/connectors/stripe"
+	"github.com/paygate/paygate/internal/customers"
 	"github.com/paygate/paygate/internal/httpapi"
 	"github.com/paygate/paygate/internal/idempotency"
 	"github.com/paygate/paygate/internal/logging"
@@ -126,7 +127,7 @@ func startWith(t *testing.T, backend string, opt options) *harness {
 	}
 	handler = httpapi.NewServer(log, httpapi.Config{AdminToken: adminToken, OpenAPI: doc, Lease: opt.lease, RequestTimeout: opt.requestTimeout, Limiter: opt.limiter, Sealer: keys,
 		Hasher: idempotency.NewHasher(keys.DeriveKey(idempotency.HasherPurpose))},
-		httpapi.Deps{Payments: pay, Refunds: refs, Webhooks: hooks, Routing: routing.NewService(db, keys, false), Processors: router,
+		httpapi.Deps{Payments: pay, Refunds: refs, Webhooks: hooks, Customers: customers.NewService(db), Routing: routing.NewService(db, keys, false), Processors: router,
 			Accounts: db, Keys: idem, Ledger: db, Events: db, DB: db})
 	h := &harness{t: t, url: srv.URL, db: db, logs: logs, spec: newOpenAPIChecker(t), sandbox: sb, pay: pay, refs: refs, keys: keys}
 	t.Cleanup(h.assertNoCardData)

@@ -120,6 +120,7 @@ var kindStatus = map[apierror.Kind]struct {
 	apierror.KindRateLimited:       {http.StatusTooManyRequests, "rate_limit_error"},
 	apierror.KindUnavailable:       {http.StatusServiceUnavailable, "api_error"},
 	apierror.KindInternal:          {http.StatusInternalServerError, "api_error"},
+	apierror.KindCardError:         {http.StatusPaymentRequired, "card_error"},
 }
 
 // respondErr renders err. Errors that are not API errors are logged and
@@ -148,7 +149,7 @@ func respondErr(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if (e.Kind == apierror.KindUnavailable || e.Kind == apierror.KindRateLimited) && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "1")
 	}
-	d := errorDetail{Type: ks.typ, Code: e.Code, Message: e.Message, Param: e.Param}
+	d := errorDetail{Type: ks.typ, Code: e.Code, Message: e.Message, Param: e.Param, DeclineCode: e.DeclineCode}
 	if info := logging.Request(r.Context()); info != nil {
 		d.RequestID = info.ID
 	}

@@ -9,7 +9,7 @@ import (
 
 // addRoutes lists every route of the API.
 func addRoutes(mux *http.ServeMux, log *slog.Logger, cfg Config, d Deps) {
-	pay, refs, hooks, accounts, books, evs := d.Payments, d.Refunds, d.Webhooks, d.Accounts, d.Ledger, d.Events
+	pay, refs, hooks, accounts, books, evs, cust := d.Payments, d.Refunds, d.Webhooks, d.Accounts, d.Ledger, d.Events, d.Customers
 	merchant := func(h http.Handler) http.Handler { return requireMerchant(log, accounts, cfg.Limiter, h) }
 	attempt := func(h http.Handler) http.Handler { return limitAttempts(log, cfg.Limiter, h) }
 	admin := func(h http.Handler) http.Handler { return requireAdmin(log, cfg.AdminToken, h) }
@@ -33,6 +33,15 @@ func addRoutes(mux *http.ServeMux, log *slog.Logger, cfg Config, d Deps) {
 
 	mux.Handle("POST /v1/payment_methods", merchant(handleCreate(plain, keyless(pay.CreateMethod))))
 	mux.Handle("GET /v1/payment_methods/{id}", merchant(handleGet(log, pay.Method)))
+	mux.Handle("POST /v1/payment_methods/{id}/attach", merchant(handleAction(plain, keylessAction(pay.AttachMethod))))
+	mux.Handle("POST /v1/payment_methods/{id}/detach", merchant(handleAction(plain, keylessAction(pay.DetachMethod))))
+
+	mux.Handle("POST /v1/customers", merchant(handleCreate(plain, keyless(cust.Create))))
+	mux.Handle("GET /v1/customers", merchant(handleCustomerList(log, cust)))
+	mux.Handle("GET /v1/customers/{id}", merchant(handleGet(log, cust.Get)))
+	mux.Handle("PATCH /v1/customers/{id}", merchant(handleAction(plain, keylessAction(cust.Update))))
+	mux.Handle("DELETE /v1/customers/{id}", merchant(handleAction(plain, keylessAction(cust.Delete))))
+	mux.Handle("GET /v1/customers/{id}/payment_methods", merchant(handleCustomerMethods(log, pay)))
 
 	mux.Handle("POST /v1/refunds", merchant(handleCreate(plain.creating(), refs.Create)))
 	mux.Handle("GET /v1/refunds", merchant(handleRefundList(log, refs)))

@@ -105,6 +105,10 @@ func TestBadInput(t *testing.T) {
 	okCard := func(number string) string {
 		return withCard(`"number":"` + number + `","exp_month":12,"exp_year":` + fmt.Sprint(expYear) + `,"cvc":"123"`)
 	}
+	okCardWith := func(extra string) string {
+		return `{"amount":100,"currency":"usd","confirm":true,` + extra + `,"payment_method":{"type":"card","card":{"number":"4242424242424242","exp_month":12,"exp_year":` +
+			fmt.Sprint(expYear) + `,"cvc":"123"}}}`
+	}
 	meta51 := make([]string, 51)
 	for i := range meta51 {
 		meta51[i] = fmt.Sprintf(`"k%d":"v"`, i)
@@ -170,6 +174,24 @@ func TestBadInput(t *testing.T) {
 		{"cancel reason", "POST", "/v1/payments/{succeeded}/cancel", `{"cancellation_reason":"bored"}`, "", 400, "parameter_invalid", "cancellation_reason"},
 		{"update bad currency", "PATCH", "/v1/payments/{succeeded}", `{"currency":"zzz"}`, "", 400, "currency_invalid", "currency"},
 		{"confirm unknown field", "POST", "/v1/payments/{succeeded}/confirm", `{"amount":5}`, "", 400, "parameter_unknown", "amount"},
+		{"customer bad id", "POST", "/v1/payments", `{"amount":100,"currency":"usd","customer":"cus_nope"}`, "", 400, "parameter_invalid", "customer"},
+		{"customer unknown", "POST", "/v1/payments", okCardWith(`"customer":"cus_01M8BADJHEJCNXBNB7KE7F2GYG"`), "", 404, "resource_missing", "customer"},
+		{"setup_future_usage value", "POST", "/v1/payments", okCardWith(`"customer":"{customer}","setup_future_usage":"later"`), "", 400, "parameter_invalid", "setup_future_usage"},
+		{"setup_future_usage without customer", "POST", "/v1/payments", okCardWith(`"setup_future_usage":"off_session"`), "", 400, "parameter_missing", "customer"},
+		{"setup_future_usage of a wallet", "POST", "/v1/payments", `{"amount":100,"currency":"usd","customer":"{customer}","setup_future_usage":"off_session","payment_method":{"type":"wallet","wallet":{"type":"apple_pay","token":"tok_apple_pay"}}}`, "", 400, "parameter_invalid", "setup_future_usage"},
+		{"off_session inline card", "POST", "/v1/payments", okCardWith(`"customer":"{customer}","off_session":true`), "", 400, "parameter_invalid", "payment_method"},
+		{"off_session without confirm", "POST", "/v1/payments", `{"amount":100,"currency":"usd","customer":"{customer}","payment_method":"pm_01M8BADJHEJCNXBNB7KE7F2GYG","off_session":true}`, "", 400, "parameter_invalid", "off_session"},
+		{"off_session unsaved method", "POST", "/v1/payments", `{"amount":100,"currency":"usd","confirm":true,"customer":"{customer}","payment_method":"{unsaved}","off_session":true}`, "", 404, "resource_missing", "payment_method"},
+		{"customer email", "POST", "/v1/customers", `{"email":"nobody"}`, "", 400, "parameter_invalid", "email"},
+		{"customer name type", "POST", "/v1/customers", `{"name":5}`, "", 400, "parameter_invalid", "name"},
+		{"customer unknown field", "PATCH", "/v1/customers/{customer}", `{"phone":"1"}`, "", 400, "parameter_unknown", "phone"},
+		{"customer list filter", "GET", "/v1/customers?status=active", "", "", 400, "parameter_unknown", "status"},
+		{"attach without customer", "POST", "/v1/payment_methods/{unsaved}/attach", `{}`, "", 400, "parameter_missing", "customer"},
+		{"attach unknown customer", "POST", "/v1/payment_methods/{unsaved}/attach", `{"customer":"cus_01M8BADJHEJCNXBNB7KE7F2GYG"}`, "", 404, "resource_missing", "customer"},
+		{"verify without customer", "POST", "/v1/payment_methods", `{"type":"card","verify":true,"card":{"number":"4242424242424242","exp_month":12,"exp_year":` + fmt.Sprint(expYear) + `,"cvc":"123"}}`, "", 400, "parameter_missing", "customer"},
+		{"verify without cvc", "POST", "/v1/payment_methods", `{"type":"card","verify":true,"customer":"{customer}","card":{"number":"4242424242424242","exp_month":12,"exp_year":` + fmt.Sprint(expYear) + `}}`, "", 400, "parameter_missing", "card.cvc"},
+		{"declined verification", "POST", "/v1/payment_methods", `{"type":"card","verify":true,"customer":"{customer}","card":{"number":"4000000000000002","exp_month":12,"exp_year":` + fmt.Sprint(expYear) + `,"cvc":"123"}}`, "", 402, "card_declined", "verify"},
+		{"save a wallet", "POST", "/v1/payment_methods", `{"type":"wallet","customer":"{customer}","wallet":{"type":"apple_pay","token":"tok_apple_pay"}}`, "", 400, "parameter_invalid", "customer"},
 		{"unknown route", "GET", "/v1/nothing", "", "", 404, "route_not_found", ""},
 		{"wrong method", "PUT", "/v1/payments", "", "", 405, "method_not_allowed", ""},
 	}
@@ -179,10 +201,13 @@ func TestBadInput(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, backend string) {
 		h := start(t, backend)
 		succeeded := h.paymentIn("succeeded")
+		customer := h.customer(h.keyA, "jane@example.com")
+		unsaved := h.obj("POST", "/v1/payment_methods", h.keyA, card("4242424242424242"), 201)["id"].(string)
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
 				before := storetest.Dump(t, h.db)
-				path := strings.ReplaceAll(c.path, "{succeeded}", succeeded)
+				path := strings.NewReplacer("{succeeded}", succeeded, "{customer}", customer, "{unsaved}", unsaved).Replace(c.path)
+				c.body = strings.NewReplacer("{customer}", customer, "{unsaved}", unsaved).Replace(c.body)
 				var body any
 				if c.body != "" {
 					body = c.body

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/paygate/paygate/internal/audit"
+	"github.com/paygate/paygate/internal/customers"
 	"github.com/paygate/paygate/internal/idempotency"
 	"github.com/paygate/paygate/internal/merchants"
 	"github.com/paygate/paygate/internal/payments"
@@ -76,6 +77,8 @@ type Deps struct {
 	Refunds  *refunds.Service
 	Webhooks *webhooks.Service
 	Routing  *routing.Service // connector accounts and routing
+	// Customers manages customers; their saved methods are Payments'.
+	Customers *customers.Service
 	// Processors finds the account a processor's webhook names.
 	Processors ProcessorAccounts
 	Accounts   Accounts         // merchants, API keys, the audit log

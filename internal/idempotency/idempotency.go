@@ -170,12 +170,13 @@ func (h *Hasher) Sum(livemode bool, method, path string, body []byte) []byte {
 }
 
 // Stored tells whether a response with this status is kept for replay.
-// Answers of requests that ran to a result are kept: successes and state
-// conflicts. Validation failures are not (the key stays free for a
+// Answers of requests that ran to a result are kept: successes, state
+// conflicts and card declines (402: a card verification the processor
+// refused). Validation failures are not (the key stays free for a
 // corrected request), and neither are server errors: those release the key,
 // so that a retry runs again and resumes whatever the failed attempt did.
 func Stored(status int) bool {
-	return status < 400 || status == http.StatusConflict
+	return status < 400 || status == http.StatusConflict || status == http.StatusPaymentRequired
 }
 
 // Forgotten tells whether a response with this status deletes the key: a

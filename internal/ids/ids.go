@@ -29,6 +29,7 @@ const (
 	WebhookAttempt = "wha_"
 	Connector      = "ca_"
 	PaymentAttempt = "pa_"
+	Customer       = "cus_"
 )
 
 // encodedLen is the length of an id after its prefix.

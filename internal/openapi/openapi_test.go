@@ -12,6 +12,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
+	"github.com/paygate/paygate/internal/customers"
 	"github.com/paygate/paygate/internal/events"
 	"github.com/paygate/paygate/internal/payments"
 	"github.com/paygate/paygate/internal/refunds"
@@ -229,6 +230,8 @@ func TestEventPayloads(t *testing.T) {
 		events.PaymentCreated, events.PaymentRequiresAction, events.PaymentRequiresCapture,
 		events.PaymentSucceeded, events.PaymentFailed, events.PaymentCanceled,
 		events.RefundCreated, events.RefundSucceeded, events.RefundFailed,
+		events.CustomerCreated, events.CustomerUpdated, events.CustomerDeleted,
+		events.MethodAttached, events.MethodDetached,
 	}
 	var mapped []string
 	for typ := range event.Discriminator.Mapping {
@@ -257,8 +260,13 @@ func TestEventPayloads(t *testing.T) {
 			t.Fatal(err)
 		}
 		var obj any = &payments.Payment{}
-		if strings.HasPrefix(typ, "refund.") {
+		switch {
+		case strings.HasPrefix(typ, "refund."):
 			obj = &refunds.Refund{}
+		case strings.HasPrefix(typ, "customer."):
+			obj = &customers.Customer{}
+		case strings.HasPrefix(typ, "payment_method."):
+			obj = &payments.Method{}
 		}
 		dec := json.NewDecoder(bytes.NewReader(want))
 		dec.DisallowUnknownFields()

@@ -38,6 +38,9 @@ func (s *Service) create(ctx context.Context, acct tenant.Account, in CreatePara
 	if in.Confirm && in.PaymentMethod == nil {
 		return nil, apierror.Missing("payment_method")
 	}
+	if err := validateCustomerTerms(in); err != nil {
+		return nil, err
+	}
 	p := &Payment{
 		ID: ids.New(ids.Payment), Object: "payment", Amount: *in.Amount, Currency: cur,
 		Status: RequiresPaymentMethod, CaptureMethod: CaptureAutomatic, Metadata: map[string]string{},
@@ -58,6 +61,13 @@ func (s *Service) create(ctx context.Context, acct tenant.Account, in CreatePara
 	if in.ReturnURL != nil {
 		p.ReturnURL = *in.ReturnURL
 	}
+	if in.Customer != nil {
+		p.Customer = *in.Customer
+	}
+	if in.SetupFutureUsage != nil {
+		p.SetupFutureUsage = *in.SetupFutureUsage
+	}
+	p.OffSession = in.OffSession
 	var sec secrets
 	if in.PaymentMethod != nil && in.PaymentMethod.Inline != nil && in.PaymentMethod.Inline.Card != nil {
 		sec.cvc = in.PaymentMethod.Inline.Card.CVC
@@ -71,6 +81,11 @@ func (s *Service) create(ctx context.Context, acct tenant.Account, in CreatePara
 		}
 		return s.confirm(ctx, acct, p.ID, ConfirmParams{}, sec, call)
 	}
+	if p.Customer != "" {
+		if err := s.customerExists(ctx, acct, p.Customer); err != nil {
+			return nil, err
+		}
+	}
 	var newMethod *Method
 	if in.PaymentMethod != nil {
 		m, isNew, err := s.resolveMethod(ctx, acct, in.PaymentMethod, digits, now)
@@ -79,6 +94,9 @@ func (s *Service) create(ctx context.Context, acct tenant.Account, in CreatePara
 		}
 		if isNew {
 			newMethod = m
+		}
+		if err := checkCustomerMethod(p, m, in.Confirm, now); err != nil {
+			return nil, err
 		}
 		p.PaymentMethod, p.PaymentMethodID, p.Status = m, m.ID, RequiresConfirmation
 	}
@@ -186,6 +204,9 @@ func (s *Service) updateDetails(ctx context.Context, acct tenant.Account, id str
 			p.Metadata = md
 		}
 		if method != nil {
+			if err := checkCustomerMethod(p, method, false, now); err != nil {
+				return Change{}, err
+			}
 			p.PaymentMethod, p.PaymentMethodID, p.Status = method, method.ID, RequiresConfirmation
 			if isNew {
 				ch.NewMethod = method
@@ -246,6 +267,11 @@ func (s *Service) confirm(ctx context.Context, acct tenant.Account, id string, i
 	}
 	if err := confirmPayment.check(current.Status); err != nil {
 		return nil, err // checked again under the row lock below
+	}
+	if current.PaymentMethod != nil {
+		if err := checkCustomerMethod(current, current.PaymentMethod, true, now); err != nil {
+			return nil, err
+		}
 	}
 	routes, err := s.routes().Routes(ctx, current)
 	if err != nil {
@@ -347,10 +373,15 @@ func (s *Service) authorize(ctx context.Context, c connectors.Connector, p *Paym
 	if err != nil {
 		return connectors.Result{}, fmt.Errorf("%w: %w", errOpenMethod, err)
 	}
-	return c.Authorize(ctx, connectors.AuthorizeRequest{
+	req := connectors.AuthorizeRequest{
 		Reference: p.ConnectorReference, Amount: p.Amount, Currency: p.Currency, Method: cm,
 		ReturnURL: p.ReturnURL, Capture: p.CaptureMethod == CaptureAutomatic,
-	})
+		SetupFutureUsage: p.SetupFutureUsage, OffSession: p.OffSession,
+	}
+	if p.OffSession && p.PaymentMethod != nil {
+		req.NetworkTransactionID = p.PaymentMethod.NetworkTransactionID
+	}
+	return c.Authorize(ctx, req)
 }
 
 // voidable tells whether canceling p must void it at the processor: an
@@ -445,4 +476,62 @@ func (s *Service) cancel(ctx context.Context, acct tenant.Account, id string, in
 	res, err := c.Void(ctx, connectors.VoidRequest{Reference: p.ConnectorReference, ProcessorID: p.ProcessorID})
 	res, err = untaken(res, err)
 	return s.settle(ctx, acct, p, OpVoid, res, err, call)
+}
+
+// validateCustomerTerms checks customer, setup_future_usage and
+// off_session against each other and the method given.
+func validateCustomerTerms(in CreateParams) error {
+	if err := validateCustomerRef(in.Customer); err != nil {
+		return err
+	}
+	if u := in.SetupFutureUsage; u != nil {
+		if *u != OnSession && *u != OffSession {
+			return apierror.Invalid("parameter_invalid", "setup_future_usage", "setup_future_usage must be on_session or off_session.")
+		}
+		if in.Customer == nil {
+			return apierror.Invalid("parameter_missing", "customer", "setup_future_usage saves the card to a customer: give customer.")
+		}
+		if mp := in.PaymentMethod; mp != nil && mp.Inline != nil && mp.Inline.Type != "card" {
+			return apierror.Invalid("parameter_invalid", "setup_future_usage", "Only a card can be saved to a customer.")
+		}
+	}
+	if in.OffSession {
+		switch {
+		case in.Customer == nil:
+			return apierror.Invalid("parameter_missing", "customer", "An off-session payment charges a card saved to a customer: give customer.")
+		case !in.Confirm:
+			return apierror.Invalid("parameter_invalid", "off_session", "off_session is for a payment confirmed at once: give confirm: true.")
+		case in.PaymentMethod == nil:
+			return apierror.Missing("payment_method")
+		case in.PaymentMethod.Inline != nil:
+			return apierror.Invalid("parameter_invalid", "payment_method", "An off-session payment charges a saved payment method: give its id (pm_…).")
+		}
+	}
+	return nil
+}
+
+// checkCustomerMethod checks that m may pay for p: a method saved to a
+// customer pays only for that customer (another's is 404, none is 400); an
+// off-session payment needs a method saved to its customer; a detached
+// method can never pay (409); and a card about to be charged (charging)
+// must not be past its expiry, which is refused before any processor call
+// (400 expired_card).
+func checkCustomerMethod(p *Payment, m *Method, charging bool, now time.Time) error {
+	switch {
+	case m.Shredded():
+		return methodUnusable(m.ID, "payment_method")
+	case m.Customer != "" && p.Customer == "":
+		return apierror.Invalid("parameter_missing", "customer", "Payment method %s is saved to a customer: give that customer.", m.ID)
+	case m.Customer != "" && m.Customer != p.Customer, p.OffSession && m.Customer != p.Customer:
+		e := apierror.NotFound("payment_method", m.ID)
+		e.Param = "payment_method"
+		if p.OffSession && m.Customer == "" {
+			e.Message = fmt.Sprintf("Customer %s has no saved payment method %s.", p.Customer, m.ID)
+		}
+		return e
+	case charging && m.Expired(now):
+		return apierror.Invalid("expired_card", "payment_method", "The card of payment method %s expired at the end of %02d/%d; ask the customer for a new card.",
+			m.ID, m.Card.ExpMonth, m.Card.ExpYear)
+	}
+	return nil
 }

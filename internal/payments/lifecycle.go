@@ -153,6 +153,11 @@ func (s *Service) finish(ctx context.Context, acct tenant.Account, id, op string
 			p.UpdatedAt = now
 			return Change{}, nil
 		}
+		if op == OpAuthorize && p.OffSession && res.Outcome == connectors.ActionRequired {
+			// No customer is there to authenticate: a merchant-initiated
+			// charge the issuer wants authenticated fails.
+			res = offSessionAuthentication
+		}
 		received := p.AmountReceived
 		evType, err := applyResult(p, op, res, now)
 		if err != nil {
@@ -177,6 +182,11 @@ func (s *Service) finish(ctx context.Context, acct tenant.Account, id, op string
 			}
 			ch.Events = append(ch.Events, ev)
 		}
+		if op == OpAuthorize {
+			if ch.Save, err = savesMethod(p, res, now); err != nil {
+				return Change{}, err
+			}
+		}
 		return withAnswer(p, ch), nil
 	})
 	if err != nil {
@@ -195,6 +205,31 @@ func (s *Service) finish(ctx context.Context, acct tenant.Account, id, op string
 		return nil, opErr
 	}
 	return p, nil
+}
+
+// offSessionAuthentication is the failure of a merchant-initiated charge
+// whose issuer asked for the customer's authentication.
+var offSessionAuthentication = connectors.Result{Outcome: connectors.Declined, FailureCode: "authentication_required", DeclineCode: "authentication_required",
+	Message: "The card's issuer requires the customer to authenticate this payment; bring them back on session."}
+
+// savesMethod is the saving of p's card to its customer, when p asked for
+// it (setup_future_usage) and its authorization just went through: in the
+// transaction that records it, with the processor's network transaction
+// id for later merchant-initiated charges.
+func savesMethod(p *Payment, res connectors.Result, now time.Time) (*MethodSave, error) {
+	m := p.PaymentMethod
+	if p.SetupFutureUsage == "" || p.Customer == "" || m == nil || m.Card == nil || m.Customer != "" || m.Shredded() ||
+		(p.Status != Succeeded && p.Status != RequiresCapture) {
+		return nil, nil
+	}
+	saved := *m
+	saved.Customer, saved.NetworkTransactionID = p.Customer, res.NetworkTransactionID
+	ev, err := events.New(p.MerchantID, events.MethodAttached, m.ID, p.Livemode, &saved, now)
+	if err != nil {
+		return nil, err
+	}
+	return &MethodSave{MethodID: m.ID, CustomerID: p.Customer, Fingerprint: m.Card.Fingerprint, ExpMonth: m.Card.ExpMonth, ExpYear: m.Card.ExpYear,
+		NetworkTransactionID: res.NetworkTransactionID, At: now, Event: ev}, nil
 }
 
 // applyResult is the state machine's processing step: it moves a payment out

@@ -89,6 +89,18 @@ func (m *memStore) CreateMethod(context.Context, *Method) error { return nil }
 func (m *memStore) Method(context.Context, tenant.Scope, string) (*Method, error) {
 	return nil, ErrNotFound
 }
+func (m *memStore) CustomerExists(context.Context, tenant.Scope, string) error {
+	return ErrCustomerNotFound
+}
+func (m *memStore) SaveMethod(context.Context, tenant.Scope, string, *Method, bool, time.Time, func(*Method, bool) ([]events.Event, error)) (*Method, error) {
+	return nil, ErrCustomerNotFound
+}
+func (m *memStore) DetachMethod(context.Context, tenant.Scope, string, time.Time, func(*Method) ([]events.Event, error)) (*Method, error) {
+	return nil, ErrNotFound
+}
+func (m *memStore) CustomerMethods(context.Context, tenant.Scope, string, MethodListQuery) ([]*Method, bool, error) {
+	return nil, false, nil
+}
 func (m *memStore) StalePayments(context.Context, time.Time, int) ([]*Payment, error) {
 	return nil, nil
 }

@@ -30,6 +30,12 @@ type CreateParams struct {
 	PaymentMethod *MethodParam      `json:"payment_method"`
 	Confirm       bool              `json:"confirm"`
 	ReturnURL     *string           `json:"return_url"`
+	// Customer names the paying customer; SetupFutureUsage
+	// (on_session, off_session) saves the card to it once authorized;
+	// OffSession charges a card saved to it, with no customer present.
+	Customer         *string `json:"customer"`
+	SetupFutureUsage *string `json:"setup_future_usage"`
+	OffSession       bool    `json:"off_session"`
 }
 
 // UpdateParams is the body of PATCH /v1/payments/{id}.
@@ -71,6 +77,37 @@ type MethodData struct {
 	Card   *CardData   `json:"card"`
 	Wallet *WalletData `json:"wallet"`
 }
+
+// CreateMethodParams is the body of POST /v1/payment_methods: a method,
+// and optionally the customer to save it to, after verifying it with the
+// processor (an authorization of 0) when Verify is set.
+type CreateMethodParams struct {
+	MethodData
+	Customer *string `json:"customer"`
+	Verify   bool    `json:"verify"`
+}
+
+// AttachParams is the body of POST /v1/payment_methods/{id}/attach.
+type AttachParams struct {
+	Customer *string `json:"customer"`
+}
+
+// DetachParams is the body of POST /v1/payment_methods/{id}/detach: none.
+type DetachParams struct{}
+
+// MethodListQuery selects a page of a customer's saved methods, newest
+// first.
+type MethodListQuery struct {
+	Limit         int
+	StartingAfter string
+	EndingBefore  string
+}
+
+// Setup future usage values.
+const (
+	OnSession  = "on_session"
+	OffSession = "off_session"
+)
 
 // CardData is a card as the merchant sends it. It must never be logged.
 type CardData struct {
@@ -295,6 +332,11 @@ func validateCancellationReason(r *string) error {
 		return apierror.Invalid("parameter_invalid", "cancellation_reason", "cancellation_reason must be one of duplicate, fraudulent, requested_by_customer, abandoned.")
 	}
 	return nil
+}
+
+// MergeMetadata applies a PATCH of metadata: keys set to "" are removed.
+func MergeMetadata(cur, upd map[string]string) (map[string]string, error) {
+	return mergeMetadata(cur, upd)
 }
 
 // mergeMetadata applies a PATCH: keys set to "" are removed.

@@ -56,25 +56,31 @@ const (
 
 // Payment is the payment resource, exactly as the API renders it.
 type Payment struct {
-	ID                 string            `json:"id"`
-	Object             string            `json:"object"`
-	Amount             int64             `json:"amount"`
-	AmountCapturable   int64             `json:"amount_capturable"`
-	AmountReceived     int64             `json:"amount_received"`
-	AmountRefunded     int64             `json:"amount_refunded"`
-	Currency           string            `json:"currency"`
-	Status             Status            `json:"status"`
-	CaptureMethod      string            `json:"capture_method"`
-	Description        string            `json:"description,omitempty"`
-	Metadata           map[string]string `json:"metadata"`
-	PaymentMethod      *Method           `json:"payment_method,omitempty"`
-	NextAction         *NextAction       `json:"next_action,omitempty"`
-	ReturnURL          string            `json:"return_url,omitempty"`
-	FailureCode        string            `json:"failure_code,omitempty"`
-	DeclineCode        string            `json:"decline_code,omitempty"`
-	FailureMessage     string            `json:"failure_message,omitempty"`
-	CancellationReason string            `json:"cancellation_reason,omitempty"`
-	Connector          string            `json:"connector"`
+	ID               string            `json:"id"`
+	Object           string            `json:"object"`
+	Amount           int64             `json:"amount"`
+	AmountCapturable int64             `json:"amount_capturable"`
+	AmountReceived   int64             `json:"amount_received"`
+	AmountRefunded   int64             `json:"amount_refunded"`
+	Currency         string            `json:"currency"`
+	Status           Status            `json:"status"`
+	CaptureMethod    string            `json:"capture_method"`
+	Description      string            `json:"description,omitempty"`
+	Metadata         map[string]string `json:"metadata"`
+	PaymentMethod    *Method           `json:"payment_method,omitempty"`
+	// Customer is the customer paying (cus_…); SetupFutureUsage, when set,
+	// saves the payment's card to it once authorized; OffSession marks a
+	// merchant-initiated charge of a saved card, with no customer present.
+	Customer           string      `json:"customer,omitempty"`
+	SetupFutureUsage   string      `json:"setup_future_usage,omitempty"`
+	OffSession         bool        `json:"off_session,omitempty"`
+	NextAction         *NextAction `json:"next_action,omitempty"`
+	ReturnURL          string      `json:"return_url,omitempty"`
+	FailureCode        string      `json:"failure_code,omitempty"`
+	DeclineCode        string      `json:"decline_code,omitempty"`
+	FailureMessage     string      `json:"failure_message,omitempty"`
+	CancellationReason string      `json:"cancellation_reason,omitempty"`
+	Connector          string      `json:"connector"`
 	// ConnectorAccount is the account of the attempt that decided the
 	// payment (its captures, cancels and refunds go there); none for the
 	// built-in sandbox.
@@ -119,17 +125,41 @@ type RedirectToURL struct {
 // Method is a payment method: a card or a wallet. Only non-sensitive card
 // data is ever rendered; the number lives sealed in Secret.
 type Method struct {
-	ID        string         `json:"id"`
-	Object    string         `json:"object"`
-	Type      string         `json:"type"`
-	Card      *CardDetails   `json:"card,omitempty"`
-	Wallet    *WalletDetails `json:"wallet,omitempty"`
-	Livemode  bool           `json:"livemode"`
-	CreatedAt time.Time      `json:"created_at"`
+	ID     string         `json:"id"`
+	Object string         `json:"object"`
+	Type   string         `json:"type"`
+	Card   *CardDetails   `json:"card,omitempty"`
+	Wallet *WalletDetails `json:"wallet,omitempty"`
+	// Customer is the customer the method is saved to (cus_…), if any.
+	Customer  string    `json:"customer,omitempty"`
+	Livemode  bool      `json:"livemode"`
+	CreatedAt time.Time `json:"created_at"`
 
 	MerchantID string       `json:"-"`
 	First6     string       `json:"-"`
 	Secret     vault.Sealed `json:"-"`
+	// NetworkTransactionID is the card scheme's id of the
+	// customer-initiated charge that saved the method, sent with every
+	// merchant-initiated charge of it.
+	NetworkTransactionID string `json:"-"`
+	// DetachedAt is when the method was detached from its customer (or
+	// the customer deleted): its sealed data is destroyed, it can never be
+	// charged again.
+	DetachedAt *time.Time `json:"-"`
+}
+
+// Shredded reports whether the method's sealed card data was destroyed
+// (detached from its customer): it can no longer be charged.
+func (m *Method) Shredded() bool { return m.DetachedAt != nil }
+
+// Expired reports whether the method is a card past its expiry at now (a
+// card is valid through the last day of its expiry month).
+func (m *Method) Expired(now time.Time) bool {
+	if m.Card == nil || m.Card.ExpYear == 0 {
+		return false
+	}
+	y, mo := now.Year(), int(now.Month())
+	return m.Card.ExpYear < y || (m.Card.ExpYear == y && m.Card.ExpMonth < mo)
 }
 
 // CardDetails is what may be shown of a card.

@@ -21,6 +21,14 @@ import (
 // given to every query.
 var ErrNotFound = errors.New("payments: not found")
 
+// Errors of a Store's saved methods.
+var (
+	ErrCustomerNotFound  = errors.New("payments: no such customer")
+	ErrMethodDetached    = errors.New("payments: the payment method was detached")
+	ErrMethodAttached    = errors.New("payments: the payment method is saved to another customer")
+	ErrMethodNotAttached = errors.New("payments: the payment method is saved to no customer")
+)
+
 // Store is the persistence the service needs. Every method that changes
 // state does so in one transaction, together with the events it is given.
 type Store interface {
@@ -36,6 +44,23 @@ type Store interface {
 	UpdatePayment(ctx context.Context, scope tenant.Scope, id string, fn func(p *Payment) (Change, error)) (*Payment, error)
 	CreateMethod(ctx context.Context, m *Method) error
 	Method(ctx context.Context, scope tenant.Scope, id string) (*Method, error)
+	// CustomerExists tells whether the scope has the customer, not
+	// deleted (ErrCustomerNotFound otherwise).
+	CustomerExists(ctx context.Context, scope tenant.Scope, id string) error
+	// SaveMethod saves a method to a customer, in one transaction under
+	// the customer's row lock: m is inserted first when isNew, or must be
+	// the scope's (ErrNotFound), not detached (ErrMethodDetached) nor
+	// saved to another customer (ErrMethodAttached). When the customer
+	// already has a card with m's fingerprint, that one is returned
+	// (existed) and m is not saved: one method per card per customer.
+	// Otherwise m is attached. fn gives the events to write with it.
+	SaveMethod(ctx context.Context, scope tenant.Scope, customerID string, m *Method, isNew bool, now time.Time,
+		fn func(saved *Method, existed bool) ([]events.Event, error)) (*Method, error)
+	// DetachMethod detaches a saved method from its customer and destroys
+	// its sealed data, with fn's events (ErrNotFound, ErrMethodNotAttached).
+	DetachMethod(ctx context.Context, scope tenant.Scope, id string, now time.Time, fn func(m *Method) ([]events.Event, error)) (*Method, error)
+	// CustomerMethods lists the methods saved to a customer, newest first.
+	CustomerMethods(ctx context.Context, scope tenant.Scope, customerID string, q MethodListQuery) ([]*Method, bool, error)
 	// StalePayments lists payments of every merchant processing since
 	// before cutoff, oldest first.
 	StalePayments(ctx context.Context, cutoff time.Time, limit int) ([]*Payment, error)
@@ -64,6 +89,23 @@ type Change struct {
 	// the outcome of the payment's attempt in flight.
 	Attempt *Attempt
 	Settle  *AttemptOutcome
+	// Save, when set, saves the payment's card to its customer: written
+	// under the customer's row lock, unless the customer already has that
+	// card (then the saved one gets the new expiry and network
+	// transaction id) or was deleted meanwhile.
+	Save *MethodSave
+}
+
+// MethodSave is the saving of a payment's card to its customer, with the
+// payment_method.attached event written only if the card is attached.
+type MethodSave struct {
+	MethodID             string
+	CustomerID           string
+	Fingerprint          string
+	ExpMonth, ExpYear    int
+	NetworkTransactionID string
+	At                   time.Time
+	Event                events.Event
 }
 
 // AttemptOutcome settles a payment's attempt in flight.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/paygate/paygate/internal/customers"
 	"github.com/paygate/paygate/internal/events"
 	"github.com/paygate/paygate/internal/ids"
 	"github.com/paygate/paygate/internal/payments"
@@ -55,6 +56,8 @@ func TestEveryListFilterReadsAboutAPage(t *testing.T) {
 		return "succeeded"
 	})
 	loadHistory(t, db, small.ID, true, 300, end, func(int) string { return "succeeded" })
+	regular := loadCustomers(t, db, big.ID, false, 20000, end)
+	loadCustomers(t, db, small.ID, true, 300, end)
 	if _, err := db.SQL().ExecContext(ctx, `ANALYZE`); err != nil {
 		t.Fatal(err)
 	}
@@ -105,6 +108,22 @@ func TestEveryListFilterReadsAboutAPage(t *testing.T) {
 			_, _, err := db.Events(ctx, bigScope, events.ListQuery{Limit: 10, ObjectID: refunded})
 			return err
 		}})
+	for _, scope := range []tenant.Scope{bigScope, smallScope} {
+		checks = append(checks,
+			check{"customers all", func() error { _, _, err := db.Customers(ctx, scope, customers.ListQuery{Limit: 10}); return err }},
+			check{"customers of a rare email", func() error {
+				_, _, err := db.Customers(ctx, scope, customers.ListQuery{Limit: 10, Email: "rare@example.com"})
+				return err
+			}},
+			check{"customers of a common email", func() error {
+				_, _, err := db.Customers(ctx, scope, customers.ListQuery{Limit: 10, Email: "shared@example.com"})
+				return err
+			}})
+	}
+	checks = append(checks, check{"a customer's saved methods", func() error {
+		_, _, err := db.CustomerMethods(ctx, bigScope, regular, payments.MethodListQuery{Limit: 10})
+		return err
+	}})
 	for _, c := range checks {
 		rec.reset()
 		if err := c.list(); err != nil {
@@ -169,6 +188,49 @@ func loadHistory(t *testing.T, db *store.DB, merchantID string, livemode bool, n
 		}
 	}
 	return pids[100]
+}
+
+// loadCustomers writes n customers of merchantID, one every 30 minutes up
+// to end (so two merchants' customers interleave, as they arrive), every
+// third deleted, most sharing one email and one with a rare one, and a
+// saved card for each; the 100th customer has three more, and is returned.
+func loadCustomers(t *testing.T, db *store.DB, merchantID string, livemode bool, n int, end time.Time) string {
+	t.Helper()
+	var cids, emails, pmids, owners []string
+	var deleted []bool
+	at := end.UTC()
+	for i := range n {
+		cids = append(cids, ids.NewAt(ids.Customer, end.Add(-time.Duration(n-i)*30*time.Minute)))
+		email := "shared@example.com"
+		if i == 7 {
+			email = "rare@example.com"
+		}
+		emails = append(emails, email)
+		deleted = append(deleted, i%3 == 2)
+		pmids = append(pmids, ids.New(ids.PaymentMethod))
+		owners = append(owners, cids[i])
+	}
+	for range 3 {
+		pmids = append(pmids, ids.New(ids.PaymentMethod))
+		owners = append(owners, cids[100])
+	}
+	ctx := context.Background()
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO customers (id, merchant_id, livemode, email, created_at, updated_at, deleted_at)
+			SELECT id, $1, $2, email, $5::timestamptz, $5::timestamptz, CASE WHEN del THEN $5::timestamptz END FROM unnest($3::text[], $4::text[], $6::boolean[]) AS u(id, email, del)`,
+			[]any{merchantID, livemode, cids, emails, at, deleted}},
+		{`INSERT INTO payment_methods (id, merchant_id, type, livemode, card_brand, card_last4, card_fingerprint, customer_id, attached_at, created_at)
+			SELECT id, $1, 'card', $2, 'visa', '4242', md5(id), owner, $5, $5 FROM unnest($3::text[], $4::text[]) AS u(id, owner)`,
+			[]any{merchantID, livemode, pmids, owners, at}},
+	} {
+		if _, err := db.SQL().ExecContext(ctx, q.sql, q.args...); err != nil {
+			t.Fatalf("%s: %v", q.sql, err)
+		}
+	}
+	return cids[100]
 }
 
 // args are a statement's arguments, without the driver's options.

@@ -22,11 +22,12 @@ const paymentColumns = `p.id, p.merchant_id, p.amount, p.currency, p.status, p.c
 	p.payment_method_id, p.return_url, p.next_action_url, p.failure_code, p.decline_code,
 	p.failure_message, p.cancellation_reason, p.connector, p.connector_reference, p.processor_id,
 	p.pending_operation, p.pending_amount, p.resume_status, p.livemode, p.created_at, p.updated_at,
-	p.canceled_at, p.action_token_hash, p.action_expires_at, p.connector_account, ` + methodColumns
+	p.canceled_at, p.action_token_hash, p.action_expires_at, p.connector_account,
+	p.customer_id, p.setup_future_usage, p.off_session, ` + methodColumns
 
 const methodColumns = `m.id, m.merchant_id, m.type, m.livemode, m.card_brand, m.card_funding, m.card_first6,
 	m.card_last4, m.card_exp_month, m.card_exp_year, m.card_fingerprint, m.card_holder_name, m.wallet_type,
-	m.enc_key_id, m.enc_dek, m.enc_data, m.created_at`
+	m.enc_key_id, m.enc_dek, m.enc_data, m.created_at, m.customer_id, m.network_transaction_id, m.detached_at`
 
 const paymentFrom = ` FROM payments p LEFT JOIN payment_methods m ON m.id = p.payment_method_id`
 
@@ -35,13 +36,15 @@ func scanPayment(row sqldb.Scanner) (*payments.Payment, error) {
 	var pmID, nextURL sql.NullString
 	var metadata string
 	var canceled, actionExpires sql.NullTime
+	var customer sql.NullString
 	var m nullMethod
 	dest := []any{&p.ID, &p.MerchantID, &p.Amount, &p.Currency, &p.Status, &p.CaptureMethod,
 		&p.AmountCapturable, &p.AmountReceived, &p.AmountRefunded, &p.AmountRefundPending, &p.Description, &metadata,
 		&pmID, &p.ReturnURL, &nextURL, &p.FailureCode, &p.DeclineCode,
 		&p.FailureMessage, &p.CancellationReason, &p.Connector, &p.ConnectorReference, &p.ProcessorID,
 		&p.PendingOperation, &p.PendingAmount, &p.ResumeStatus, &p.Livemode, &p.CreatedAt, &p.UpdatedAt,
-		&canceled, &p.ActionTokenHash, &actionExpires, &p.ConnectorAccount}
+		&canceled, &p.ActionTokenHash, &actionExpires, &p.ConnectorAccount,
+		&customer, &p.SetupFutureUsage, &p.OffSession}
 	if err := row.Scan(append(dest, m.dest()...)...); err != nil {
 		return nil, err
 	}
@@ -56,6 +59,7 @@ func scanPayment(row sqldb.Scanner) (*payments.Payment, error) {
 	}
 	p.PaymentMethodID = pmID.String
 	p.PaymentMethod = m.method()
+	p.Customer = customer.String
 	if nextURL.String != "" {
 		p.NextAction = &payments.NextAction{Type: "redirect_to_url", RedirectToURL: &payments.RedirectToURL{URL: nextURL.String, ReturnURL: p.ReturnURL}}
 	}
@@ -71,12 +75,14 @@ type nullMethod struct {
 	fingerprint, holder, walletType, keyID sql.NullString
 	dek, data                              []byte
 	created                                sql.NullTime
+	customer, networkTx                    sql.NullString
+	detached                               sql.NullTime
 }
 
 func (n *nullMethod) dest() []any {
 	return []any{&n.id, &n.merchantID, &n.typ, &n.livemode, &n.brand, &n.funding, &n.first6,
 		&n.last4, &n.expMonth, &n.expYear, &n.fingerprint, &n.holder, &n.walletType,
-		&n.keyID, &n.dek, &n.data, &n.created}
+		&n.keyID, &n.dek, &n.data, &n.created, &n.customer, &n.networkTx, &n.detached}
 }
 
 func (n *nullMethod) method() *payments.Method {
@@ -86,6 +92,7 @@ func (n *nullMethod) method() *payments.Method {
 	m := &payments.Method{ID: n.id.String, Object: "payment_method", Type: n.typ.String, Livemode: n.livemode.Bool,
 		CreatedAt: n.created.Time.UTC(), MerchantID: n.merchantID.String, First6: n.first6.String}
 	m.Secret.KeyID, m.Secret.DEK, m.Secret.Data = n.keyID.String, n.dek, n.data
+	m.Customer, m.NetworkTransactionID, m.DetachedAt = n.customer.String, n.networkTx.String, timePtr(n.detached)
 	card := func() *payments.CardDetails {
 		return &payments.CardDetails{Brand: n.brand.String, Funding: n.funding.String, Last4: n.last4.String,
 			ExpMonth: int(n.expMonth.Int64), ExpYear: int(n.expYear.Int64), Fingerprint: n.fingerprint.String, HolderName: n.holder.String}
@@ -139,12 +146,12 @@ func (db *DB) CreatePayment(ctx context.Context, p *payments.Payment, ch payment
 		_, err := tx.ExecContext(ctx, `INSERT INTO payments (id, merchant_id, amount, currency, status, capture_method,
 			amount_capturable, amount_received, amount_refunded, description, metadata, payment_method_id,
 			return_url, next_action_url, connector, connector_account, livemode, created_at, updated_at,
-			connector_reference, pending_operation, resume_status)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
+			connector_reference, pending_operation, resume_status, customer_id, setup_future_usage, off_session)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
 			p.ID, p.MerchantID, p.Amount, p.Currency, p.Status, p.CaptureMethod,
 			p.AmountCapturable, p.AmountReceived, p.AmountRefunded, p.Description, md, nullString(p.PaymentMethodID),
 			p.ReturnURL, nextActionURL(p), p.Connector, p.ConnectorAccount, p.Livemode, p.CreatedAt, p.UpdatedAt,
-			p.ConnectorReference, p.PendingOperation, p.ResumeStatus)
+			p.ConnectorReference, p.PendingOperation, p.ResumeStatus, nullString(p.Customer), p.SetupFutureUsage, p.OffSession)
 		if err != nil {
 			return fmt.Errorf("insert payment: %w", err)
 		}
@@ -325,6 +332,11 @@ func (db *DB) writePaymentChange(ctx context.Context, tx sqldb.Execer, p *paymen
 	if err := db.insertWrites(ctx, tx, ch.Events, ch.Ledger); err != nil {
 		return err
 	}
+	if ch.Save != nil {
+		if err := db.saveMethod(ctx, tx, p, ch.Save); err != nil {
+			return err
+		}
+	}
 	if a := ch.Answer; a != nil {
 		if _, err := tx.ExecContext(ctx, completeKey, a.MerchantID, a.Key, a.Response.Status, a.Response.Body, nullString(a.Response.KeyID)); err != nil {
 			return fmt.Errorf("store the answer: %w", err)
@@ -350,10 +362,10 @@ func insertMethod(ctx context.Context, q sqldb.Execer, m *payments.Method) error
 	}
 	_, err := q.ExecContext(ctx, `INSERT INTO payment_methods (id, merchant_id, type, livemode, card_brand, card_funding,
 		card_first6, card_last4, card_exp_month, card_exp_year, card_fingerprint, card_holder_name, wallet_type,
-		enc_key_id, enc_dek, enc_data, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+		enc_key_id, enc_dek, enc_data, created_at, network_transaction_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
 		m.ID, m.MerchantID, m.Type, m.Livemode, brand, funding, nullString(m.First6), last4, expMonth, expYear,
-		fingerprint, holder, walletType, nullString(m.Secret.KeyID), m.Secret.DEK, m.Secret.Data, m.CreatedAt)
+		fingerprint, holder, walletType, nullString(m.Secret.KeyID), m.Secret.DEK, m.Secret.Data, m.CreatedAt, nullString(m.NetworkTransactionID))
 	if err != nil {
 		return fmt.Errorf("insert payment method: %w", err)
 	}

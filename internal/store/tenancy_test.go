@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/paygate/paygate/internal/clock"
+	"github.com/paygate/paygate/internal/customers"
 	"github.com/paygate/paygate/internal/events"
 	"github.com/paygate/paygate/internal/ids"
 	"github.com/paygate/paygate/internal/payments"
@@ -91,6 +92,17 @@ func TestStoreTenancy(t *testing.T) {
 			return r, refunds.Writes{Events: []events.Event{ev}}, err
 		})
 		if err != nil {
+			t.Fatal(err)
+		}
+		// A's customer, with the card saved to it.
+		cus := &customers.Customer{ID: ids.New(ids.Customer), Object: "customer", Email: "a@example.com", Metadata: map[string]string{},
+			CreatedAt: now, UpdatedAt: now, MerchantID: a.ID}
+		if err := db.CreateCustomer(ctx, cus, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.SaveMethod(ctx, tenant.Scope{MerchantID: a.ID}, cus.ID, pm, false, now, func(*payments.Method, bool) ([]events.Event, error) {
+			return nil, nil
+		}); err != nil {
 			t.Fatal(err)
 		}
 		claimAt := time.Now().Add(time.Second).UTC()
@@ -245,6 +257,29 @@ func TestStoreTenancy(t *testing.T) {
 				as, err := db.PaymentAttempts(ctx, s, p.ID)
 				return none(as, false, err)
 			},
+			"Customer":       func(s tenant.Scope) error { return notFound(db.Customer(ctx, s, cus.ID)) },
+			"CustomerExists": func(s tenant.Scope) error { return notFound(0, db.CustomerExists(ctx, s, cus.ID)) },
+			"Customers": func(s tenant.Scope) error {
+				return firstErr(none(db.Customers(ctx, s, customers.ListQuery{Limit: 100})),
+					none(db.Customers(ctx, s, customers.ListQuery{Limit: 100, Email: cus.Email})))
+			},
+			"CustomerMethods": func(s tenant.Scope) error {
+				return none(db.CustomerMethods(ctx, s, cus.ID, payments.MethodListQuery{Limit: 100}))
+			},
+			"UpdateCustomer": func(s tenant.Scope) error {
+				return notFound(db.UpdateCustomer(ctx, s, cus.ID, func(*customers.Customer) ([]events.Event, error) { return nil, errCalled }))
+			},
+			"DeleteCustomer": func(s tenant.Scope) error {
+				return notFound(0, db.DeleteCustomer(ctx, s, cus.ID, now, func(*customers.Customer, []*payments.Method) ([]events.Event, error) {
+					return nil, errCalled
+				}))
+			},
+			"SaveMethod": func(s tenant.Scope) error {
+				return notFound(db.SaveMethod(ctx, s, cus.ID, pm, false, now, func(*payments.Method, bool) ([]events.Event, error) { return nil, errCalled }))
+			},
+			"DetachMethod": func(s tenant.Scope) error {
+				return notFound(db.DetachMethod(ctx, s, pm.ID, now, func(*payments.Method) ([]events.Event, error) { return nil, errCalled }))
+			},
 			"LedgerSums": func(s tenant.Scope) error {
 				sums, err := db.LedgerSums(ctx, s)
 				if err == nil && len(sums) > 0 {
@@ -258,7 +293,7 @@ func TestStoreTenancy(t *testing.T) {
 		spans := map[string]string{
 			"CreatePayment": "the payment carries its scope", "CreateMethod": "the method carries its scope",
 			"CreateEndpoint": "the endpoint carries its scope", "CreateMerchant": "admin", "CreateKey": "admin",
-			"CreateConnectorAccount":   "the account carries its scope",
+			"CreateConnectorAccount": "the account carries its scope", "CreateCustomer": "the customer carries its scope",
 			"ConnectorAccountAnyScope": "a processor's webhook URL names the account; what follows a payment's authorization goes there",
 			"PaymentForProcessor":      "the customer back from a processor's page names the payment: it only makes paygate ask the processor",
 			"RevokeKey":                "admin", "AuditEvents": "admin", "AppendAudit": "admin", "KeyBySecretHash": "authentication: the key names its scope",
@@ -327,7 +362,7 @@ func notFound[T any](v T, err error) error {
 	case err == nil:
 		return fmt.Errorf("found %v", v)
 	case errors.Is(err, payments.ErrNotFound), errors.Is(err, refunds.ErrNotFound), errors.Is(err, events.ErrNotFound), errors.Is(err, webhooks.ErrNotFound),
-		errors.Is(err, routing.ErrNotFound):
+		errors.Is(err, routing.ErrNotFound), errors.Is(err, customers.ErrNotFound), errors.Is(err, payments.ErrCustomerNotFound):
 		return nil
 	}
 	return fmt.Errorf("error %w, want not found", err)

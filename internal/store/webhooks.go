@@ -47,6 +47,42 @@ func (db *DB) insertEvents(ctx context.Context, q sqldb.Execer, evs []events.Eve
 	return nil
 }
 
+// insertEventIf writes e and its webhook deliveries only if cond holds,
+// checked when the statement runs: for an event that statements queued
+// before it (pipelined, their outcome unknown to the caller) decide. cond
+// names its parameters from $9, given in args.
+func (db *DB) insertEventIf(ctx context.Context, q sqldb.Execer, e events.Event, cond string, args ...any) error {
+	data, err := json.Marshal(e.Data)
+	if err != nil {
+		return err
+	}
+	all := append([]any{e.ID, e.MerchantID, e.Type, e.ObjectID, e.Livemode, string(data), e.CreatedAt, "%," + e.Type + ",%"}, args...)
+	const endpoints = ` FROM webhook_endpoints w
+		WHERE w.merchant_id = $2 AND w.status = 'enabled' AND w.livemode = $5 AND (w.enabled_events = '*' OR w.enabled_events LIKE $8)`
+	if db.eventWithFanOut {
+		// PostgreSQL: one statement; the values are typed, as no column
+		// of a VALUES list tells their types here.
+		if _, err := q.ExecContext(ctx, `WITH ev AS (INSERT INTO events (id, merchant_id, type, object_id, livemode, data, created_at)
+			SELECT $1::text, $2::text, $3::text, $4::text, $5::boolean, $6::jsonb, $7::timestamptz WHERE `+cond+` RETURNING id)
+			INSERT INTO webhook_deliveries (endpoint_id, event_id, merchant_id, status, next_attempt_at, created_at, updated_at)
+			SELECT w.id, ev.id, w.merchant_id, 'pending', $7::timestamptz, $7::timestamptz, $7::timestamptz FROM ev, webhook_endpoints w
+			WHERE w.merchant_id = $2::text AND w.status = 'enabled' AND w.livemode = $5::boolean
+			AND (w.enabled_events = '*' OR w.enabled_events LIKE $8::text)`, all...); err != nil {
+			return fmt.Errorf("insert event: %w", err)
+		}
+		return nil
+	}
+	if _, err := q.ExecContext(ctx, `INSERT INTO events (id, merchant_id, type, object_id, livemode, data, created_at)
+		SELECT $1, $2, $3, $4, $5, $6, $7 WHERE `+cond, append(all[:7:7], append(make([]any, 1), args...)...)...); err != nil {
+		return fmt.Errorf("insert event: %w", err)
+	}
+	if _, err := q.ExecContext(ctx, `INSERT INTO webhook_deliveries (endpoint_id, event_id, merchant_id, status, next_attempt_at, created_at, updated_at)
+		SELECT w.id, $1, w.merchant_id, 'pending', $7, $7, $7`+endpoints+` AND EXISTS (SELECT 1 FROM events WHERE id = $1)`, all[:8]...); err != nil {
+		return fmt.Errorf("insert webhook deliveries: %w", err)
+	}
+	return nil
+}
+
 const eventColumns = `e.id, e.merchant_id, e.type, e.object_id, e.livemode, e.data, e.created_at`
 
 func scanEvent(row sqldb.Scanner) (*events.Event, error) { return scanEventAfter(row) }

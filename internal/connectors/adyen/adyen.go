@@ -139,9 +139,10 @@ func (c *Connector) Authorize(ctx context.Context, req connectors.AuthorizeReque
 	if req.Capture {
 		zero := 0
 		body.CaptureDelayHours = &zero
-	} else {
+	} else if !req.Verify {
 		body.AdditionalData = map[string]string{"manualCapture": "true"}
 	}
+	cardOnFile(&body, req)
 	var resp paymentResponse
 	rejected, err := c.post(ctx, "/payments", req.Reference, body, &resp)
 	if err != nil {
@@ -150,7 +151,38 @@ func (c *Connector) Authorize(ctx context.Context, req connectors.AuthorizeReque
 	if rejected != nil {
 		return rejected.result(), nil
 	}
-	return authorizationResult(resp, req.Amount)
+	res, err := authorizationResult(resp, req.Amount)
+	if err == nil && res.Outcome == connectors.Succeeded && !req.OffSession {
+		res.NetworkTransactionID = resp.AdditionalData["networkTxReference"]
+	}
+	return res, err
+}
+
+// cardOnFile marks a payment of a card saved for later, as the
+// PaymentRequest schema of Checkout API v71 has it: the first,
+// customer-initiated one (saving the card, or verifying it with an amount
+// of 0) is shopperInteraction Ecommerce with the recurringProcessingModel
+// of the agreement (CardOnFile for charges with the customer present,
+// UnscheduledCardOnFile for merchant-initiated ones); a merchant-initiated
+// charge is shopperInteraction ContAuth, UnscheduledCardOnFile, with the
+// first one's network transaction id in additionalData.networkTxReference
+// ("required for token-based transactions where Adyen does not tokenize
+// the card", AdditionalDataCommon): paygate keeps the card, not Adyen.
+func cardOnFile(body *paymentRequest, req connectors.AuthorizeRequest) {
+	switch {
+	case req.OffSession:
+		body.ShopperInteraction, body.RecurringProcessingModel = "ContAuth", "UnscheduledCardOnFile"
+		if req.NetworkTransactionID != "" {
+			if body.AdditionalData == nil {
+				body.AdditionalData = map[string]string{}
+			}
+			body.AdditionalData["networkTxReference"] = req.NetworkTransactionID
+		}
+	case req.SetupFutureUsage == "on_session":
+		body.ShopperInteraction, body.RecurringProcessingModel = "Ecommerce", "CardOnFile"
+	case req.SetupFutureUsage != "" || req.Verify:
+		body.ShopperInteraction, body.RecurringProcessingModel = "Ecommerce", "UnscheduledCardOnFile"
+	}
 }
 
 // returnURLFor is where Adyen sends the customer back after its page:
@@ -417,6 +449,10 @@ type paymentRequest struct {
 	ReturnURL         string            `json:"returnUrl,omitempty"`
 	CaptureDelayHours *int              `json:"captureDelayHours,omitempty"`
 	AdditionalData    map[string]string `json:"additionalData,omitempty"`
+	// Card on file (cardOnFile): Ecommerce or ContAuth, and CardOnFile or
+	// UnscheduledCardOnFile.
+	ShopperInteraction       string `json:"shopperInteraction,omitempty"`
+	RecurringProcessingModel string `json:"recurringProcessingModel,omitempty"`
 }
 
 type detailsRequest struct {
@@ -445,6 +481,9 @@ type paymentResponse struct {
 	RefusalReasonCode string  `json:"refusalReasonCode"`
 	Amount            *amount `json:"amount"`
 	Action            *action `json:"action"`
+	// AdditionalData holds, for a card payment, networkTxReference: the
+	// scheme's transaction id, for the merchant-initiated ones after it.
+	AdditionalData map[string]string `json:"additionalData"`
 }
 
 type action struct {

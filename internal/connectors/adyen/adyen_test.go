@@ -112,6 +112,45 @@ func TestAuthorizeRequest(t *testing.T) {
 	}
 }
 
+// TestCardOnFile checks the fields of a charge that saves a card, of a
+// verification and of a merchant-initiated charge (Checkout API v71,
+// PaymentRequest and AdditionalDataCommon).
+func TestCardOnFile(t *testing.T) {
+	f := adyentest.NewServer(t)
+	c := connector(t, f)
+	m := connectors.Method{Card: &connectors.Card{Number: "4242424242424242", ExpMonth: 3, ExpYear: 2030, CVC: "737"}}
+	cases := []struct {
+		req  connectors.AuthorizeRequest
+		want map[string]any
+	}{
+		{connectors.AuthorizeRequest{Reference: "pay_cit:authorize", Amount: 100, Currency: "USD", Method: m, Capture: true, SetupFutureUsage: "off_session"},
+			map[string]any{"shopperInteraction": "Ecommerce", "recurringProcessingModel": "UnscheduledCardOnFile"}},
+		{connectors.AuthorizeRequest{Reference: "pay_on:authorize", Amount: 100, Currency: "USD", Method: m, Capture: true, SetupFutureUsage: "on_session"},
+			map[string]any{"shopperInteraction": "Ecommerce", "recurringProcessingModel": "CardOnFile"}},
+		{connectors.AuthorizeRequest{Reference: "pm_1:verify", Amount: 0, Currency: "USD", Method: m, Verify: true},
+			map[string]any{"shopperInteraction": "Ecommerce", "recurringProcessingModel": "UnscheduledCardOnFile"}},
+		{connectors.AuthorizeRequest{Reference: "pay_mit:authorize", Amount: 100, Currency: "USD", Method: m, Capture: true, OffSession: true, NetworkTransactionID: "168946245039456"},
+			map[string]any{"shopperInteraction": "ContAuth", "recurringProcessingModel": "UnscheduledCardOnFile",
+				"additionalData": map[string]any{"networkTxReference": "168946245039456"}}},
+		{connectors.AuthorizeRequest{Reference: "pay_plain:authorize", Amount: 100, Currency: "USD", Method: m, Capture: true},
+			map[string]any{"shopperInteraction": nil, "recurringProcessingModel": nil}},
+	}
+	for _, tc := range cases {
+		if _, err := c.Authorize(ctx, tc.req); err != nil {
+			t.Fatal(err)
+		}
+		b := f.LastRequest(t).Body
+		for k, v := range tc.want {
+			if got := b[k]; !jsonEqual(got, v) {
+				t.Errorf("%s: %s = %v, want %v", tc.req.Reference, k, got, v)
+			}
+		}
+	}
+	if b := f.LastRequest(t).Body; b["additionalData"] != nil {
+		t.Errorf("a plain sale sends additionalData %v", b["additionalData"])
+	}
+}
+
 func TestWallets(t *testing.T) {
 	f := adyentest.NewServer(t)
 	c := connector(t, f)

@@ -8,6 +8,7 @@ package sandbox
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"sync"
@@ -29,7 +30,17 @@ const (
 	threeDSCard      = "4000000000003220"
 	refundFailCard   = "4000000000005126"
 	walletDeclineTok = "tok_wallet_declined"
+	// offSessionAuthCard succeeds when its customer is present (no 3-D
+	// Secure asked), and its issuer insists on authentication for every
+	// merchant-initiated charge: off session it is declined with
+	// authentication_required.
+	offSessionAuthCard = "4000000000003238"
 )
+
+// authenticationRequired is the decline of an off-session charge whose
+// issuer wants the customer to authenticate, who is not there.
+var authenticationRequired = declined("authentication_required", "authentication_required",
+	"The card's issuer requires the customer to authenticate this payment; bring them back on session.")
 
 func declined(code, decline, msg string) connectors.Result {
 	return connectors.Result{Outcome: connectors.Declined, FailureCode: code, DeclineCode: decline, Message: msg}
@@ -45,6 +56,10 @@ type Connector struct {
 	auths   *recent[*authorization]    // by processor id
 	calls   map[string]int             // operations performed, by kind
 	pending *recent[pendingAction]     // authorizations waiting for the customer, by reference
+	// networkTx holds the network transaction ids the sandbox issued to
+	// customer-initiated charges that saved a card, with the card's key
+	// (ntKey): a merchant-initiated charge must name one of its card.
+	networkTx *recent[string]
 }
 
 // Remembered is how many operations, authorizations and waiting customer
@@ -59,6 +74,10 @@ const Remembered = 25_000
 type pendingAction struct {
 	amount int64
 	wallet bool
+	// card is the card's network transaction key (ntKey), when the
+	// authorization saves the card: approved, it gets a network
+	// transaction id.
+	card string
 }
 
 type authorization struct {
@@ -75,7 +94,7 @@ func New(baseURL string) *Connector {
 
 func newConnector(baseURL string, remembered int) *Connector {
 	return &Connector{baseURL: baseURL, ops: newRecent[connectors.Result](remembered), auths: newRecent[*authorization](remembered),
-		calls: map[string]int{}, pending: newRecent[pendingAction](remembered)}
+		calls: map[string]int{}, pending: newRecent[pendingAction](remembered), networkTx: newRecent[string](remembered)}
 }
 
 // WithLatency makes every processor call of c wait d before it acts, as a
@@ -159,15 +178,36 @@ func (c *Connector) Authorize(ctx context.Context, req connectors.AuthorizeReque
 	}
 	return c.remember("authorize", req.Reference, func() connectors.Result {
 		refundsFail := false
+		ntid := ""
 		switch {
 		case req.Method.Card != nil:
 			n := req.Method.Card.Number
 			if r, ok := cardOutcomes[n]; ok {
 				return r
 			}
+			if req.OffSession {
+				// Merchant-initiated: no customer to authenticate, and
+				// the issuer wants the customer-initiated charge it
+				// follows, for this card.
+				if saved, ok := c.networkTx.get(req.NetworkTransactionID); !ok || saved != ntKey(n) {
+					return declined("card_declined", "transaction_not_allowed",
+						"A merchant-initiated charge must name the network transaction id of the customer-initiated charge that saved this card.")
+				}
+				if n == threeDSCard || n == offSessionAuthCard {
+					return authenticationRequired
+				}
+			}
+			saves := !req.OffSession && (req.SetupFutureUsage != "" || req.Verify)
 			if n == threeDSCard {
-				c.pending.put(req.Reference, pendingAction{amount: req.Amount})
+				p := pendingAction{amount: req.Amount}
+				if saves {
+					p.card = ntKey(n)
+				}
+				c.pending.put(req.Reference, p)
 				return c.actionRequired()
+			}
+			if saves {
+				ntid = c.issueNetworkTx(ntKey(n))
 			}
 			refundsFail = n == refundFailCard
 		case req.Method.Wallet != nil:
@@ -187,9 +227,27 @@ func (c *Connector) Authorize(ctx context.Context, req connectors.AuthorizeReque
 		if req.Capture {
 			a.captured = req.Amount
 		}
+		if req.Verify {
+			a.voided = true // an authorization of 0 leaves nothing to capture
+		}
 		c.auths.put(id, a)
-		return connectors.Result{Outcome: connectors.Succeeded, ProcessorID: id, Amount: req.Amount}
+		return connectors.Result{Outcome: connectors.Succeeded, ProcessorID: id, Amount: req.Amount, NetworkTransactionID: ntid}
 	}), nil
+}
+
+// ntKey is what the sandbox keeps of a card to check that a network
+// transaction id is the card's: a hash, not the number.
+func ntKey(number string) string {
+	h := sha256.Sum256([]byte("sandbox network transaction " + number))
+	return hex.EncodeToString(h[:])
+}
+
+// issueNetworkTx gives a customer-initiated charge that saves a card its
+// network transaction id. c.mu is held.
+func (c *Connector) issueNetworkTx(card string) string {
+	id := newProcessorID("ntx_")
+	c.networkTx.put(id, card)
+	return id
 }
 
 // actionRequired sends the customer to the sandbox's own approval page,
@@ -221,7 +279,11 @@ func (c *Connector) CompleteAction(ctx context.Context, req connectors.CompleteA
 			a.captured = p.amount
 		}
 		c.auths.put(id, a)
-		return connectors.Result{Outcome: connectors.Succeeded, ProcessorID: id, Amount: p.amount}
+		res := connectors.Result{Outcome: connectors.Succeeded, ProcessorID: id, Amount: p.amount}
+		if p.card != "" {
+			res.NetworkTransactionID = c.issueNetworkTx(p.card)
+		}
+		return res
 	}), nil
 }
 

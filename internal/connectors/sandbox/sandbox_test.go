@@ -125,3 +125,75 @@ func TestMemoryIsBounded(t *testing.T) {
 		t.Fatalf("the newest reference is forgotten: %+v", got)
 	}
 }
+
+// A card saved by a customer-initiated charge gets a network transaction
+// id; a merchant-initiated charge needs that id for that card, and the
+// authentication cards are declined off session.
+func TestNetworkTransactionIDs(t *testing.T) {
+	ctx := context.Background()
+	c := New("http://gw.test")
+	save := func(ref, number string) connectors.Result {
+		t.Helper()
+		req := cardReq(ref, number, true)
+		req.SetupFutureUsage = "off_session"
+		r, err := c.Authorize(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	mit := func(ref, number, ntid string) connectors.Result {
+		t.Helper()
+		req := cardReq(ref, number, true)
+		req.OffSession, req.NetworkTransactionID = true, ntid
+		r, err := c.Authorize(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	first := save("cit", "4242424242424242")
+	if first.Outcome != connectors.Succeeded || first.NetworkTransactionID == "" {
+		t.Fatalf("customer-initiated charge: %+v", first)
+	}
+	if r, _ := c.Authorize(ctx, cardReq("plain", "4242424242424242", true)); r.NetworkTransactionID != "" {
+		t.Errorf("a charge that saves nothing got a network transaction id: %+v", r)
+	}
+	if r := mit("mit", "4242424242424242", first.NetworkTransactionID); r.Outcome != connectors.Succeeded {
+		t.Errorf("off session with the first charge's id: %+v", r)
+	}
+	if r := mit("mit-none", "4242424242424242", ""); r.Outcome != connectors.Declined || r.DeclineCode != "transaction_not_allowed" {
+		t.Errorf("off session without an id: %+v", r)
+	}
+	if r := mit("mit-other-card", "5555555555554444", first.NetworkTransactionID); r.Outcome != connectors.Declined {
+		t.Errorf("off session with another card's id: %+v", r)
+	}
+	auth := save("cit-auth", offSessionAuthCard)
+	if auth.Outcome != connectors.Succeeded {
+		t.Fatalf("the off-session authentication card on session: %+v", auth)
+	}
+	if r := mit("mit-auth", offSessionAuthCard, auth.NetworkTransactionID); r.Outcome != connectors.Declined || r.FailureCode != "authentication_required" {
+		t.Errorf("the off-session authentication card off session: %+v", r)
+	}
+	// 3-D Secure: the id comes with the approval.
+	tds := save("cit-3ds", threeDSCard)
+	if tds.Outcome != connectors.ActionRequired || tds.NetworkTransactionID != "" {
+		t.Fatalf("3-D Secure card: %+v", tds)
+	}
+	done, _ := c.CompleteAction(ctx, connectors.CompleteActionRequest{Reference: "cit-3ds:approve", ActionReference: "cit-3ds", Approved: true, Capture: true})
+	if done.Outcome != connectors.Succeeded || done.NetworkTransactionID == "" {
+		t.Fatalf("approved: %+v", done)
+	}
+	if r := mit("mit-3ds", threeDSCard, done.NetworkTransactionID); r.FailureCode != "authentication_required" {
+		t.Errorf("3-D Secure card off session: %+v", r)
+	}
+	// Verification: an authorization of 0 that saves, leaving nothing to capture.
+	v, _ := c.Authorize(ctx, connectors.AuthorizeRequest{Reference: "pm_1:verify", Currency: "USD", Verify: true,
+		Method: connectors.Method{Card: &connectors.Card{Number: "4242424242424242", ExpMonth: 12, ExpYear: 2040, CVC: "123"}}})
+	if v.Outcome != connectors.Succeeded || v.NetworkTransactionID == "" {
+		t.Fatalf("verify: %+v", v)
+	}
+	if r, _ := c.Capture(ctx, connectors.CaptureRequest{Reference: "cap-v", ProcessorID: v.ProcessorID, Amount: 1}); r.Outcome != connectors.Failed {
+		t.Errorf("captured a verification: %+v", r)
+	}
+}

@@ -132,6 +132,50 @@ func TestRequests(t *testing.T) {
 	}
 }
 
+// TestSavedCardRequests checks what a charge that saves a card and a
+// merchant-initiated one send, and that a verification is refused.
+func TestSavedCardRequests(t *testing.T) {
+	fake, c := newFake(t)
+	ctx := context.Background()
+	mustSucceed(t, "authorize", func() (connectors.Result, error) {
+		return c.Authorize(ctx, connectors.AuthorizeRequest{Reference: "pay_cit:authorize", Amount: 500, Currency: "USD", Capture: true,
+			Method: card("4242424242424242"), SetupFutureUsage: "off_session"})
+	})
+	mustSucceed(t, "authorize", func() (connectors.Result, error) {
+		noCVC := card("4242424242424242")
+		noCVC.Card.CVC = ""
+		return c.Authorize(ctx, connectors.AuthorizeRequest{Reference: "pay_mit:authorize", Amount: 700, Currency: "USD", Capture: true,
+			Method: noCVC, OffSession: true, NetworkTransactionID: "ntx_1"})
+	})
+	res, err := c.Authorize(ctx, connectors.AuthorizeRequest{Reference: "pm_1:verify", Currency: "USD", Method: card("4242424242424242"), Verify: true})
+	if err != nil || res.Outcome != connectors.Failed {
+		t.Errorf("verify: %+v %v", res, err)
+	}
+	seen := 0
+	for _, r := range fake.Requests() {
+		if r.Path != "/v1/payment_intents" {
+			continue
+		}
+		switch r.Form.Get("metadata[paygate_reference]") {
+		case "pay_cit:authorize":
+			seen++
+			if r.Form.Get("setup_future_usage") != "off_session" || r.Form.Has("off_session") {
+				t.Errorf("customer-initiated charge that saves the card: %v", r.Form)
+			}
+		case "pay_mit:authorize":
+			seen++
+			if r.Form.Get("off_session") != "true" || r.Form.Has("setup_future_usage") {
+				t.Errorf("merchant-initiated charge: %v", r.Form)
+			}
+		default:
+			t.Errorf("unexpected payment intent %v", r.Form)
+		}
+	}
+	if seen != 2 {
+		t.Errorf("%d payment intents, want 2", seen)
+	}
+}
+
 // TestRetryWithOtherParameters: a recovery resends a stored card without
 // its CVC; Stripe would refuse the same key with other parameters, so the
 // authorization is found, not charged again.

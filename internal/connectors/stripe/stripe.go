@@ -29,6 +29,16 @@
 //   - Void: POST /v1/payment_intents/{id} (metadata[paygate_void_reference],
 //     since cancel takes no metadata), then POST
 //     /v1/payment_intents/{id}/cancel.
+//   - Saved cards: a customer-initiated charge that saves the card sends
+//     setup_future_usage (on_session or off_session); a merchant-initiated
+//     one sends off_session=true, and Stripe answers a card whose issuer
+//     wants authentication with the card error authentication_required
+//     (a decline), never requires_action. Stripe keeps the network
+//     transaction id of a card's first charge on its own objects and has
+//     no PaymentIntent parameter to pass one (its API description has
+//     none): it links the charges itself. A verification (an
+//     authorization of 0) is refused here: Stripe does it with
+//     SetupIntents, which this connector does not use.
 //   - Refund: POST /v1/refunds (payment_intent, amount,
 //     metadata[paygate_reference]).
 //   - CompleteAction and Lookup: read only (see lookup.go).
@@ -146,6 +156,14 @@ func (c *Connector) Authorize(ctx context.Context, req connectors.AuthorizeReque
 		Currency:      stripego.String(strings.ToLower(req.Currency)),
 		Confirm:       stripego.Bool(true),
 		CaptureMethod: stripego.String(captureMethod(req.Capture)),
+	}
+	if req.Verify {
+		return failed("processing_error", "Stripe verifies a card with a SetupIntent, which paygate does not use: save the card with a payment (setup_future_usage) instead."), nil
+	}
+	if req.OffSession {
+		params.OffSession = stripego.Bool(true)
+	} else if req.SetupFutureUsage != "" {
+		params.SetupFutureUsage = stripego.String(req.SetupFutureUsage)
 	}
 	params.IdempotencyKey = idempotencyKey(req.Reference)
 	params.AddMetadata(metaReference, req.Reference)

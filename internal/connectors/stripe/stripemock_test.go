@@ -153,6 +153,11 @@ func TestStripeMock(t *testing.T) {
 		Currency: "USD", Capture: true, Method: connectors.Method{Wallet: &connectors.Wallet{Type: "apple_pay", Token: "tok_visa"}}}))
 	must("authorize, paypal")(c.Authorize(ctx, connectors.AuthorizeRequest{Reference: "pay_mock5:authorize", Amount: 2000,
 		Currency: "EUR", Capture: true, Method: connectors.Method{Wallet: &connectors.Wallet{Type: "paypal"}}}))
+	must("authorize, a card saved for off-session charges")(c.Authorize(ctx, connectors.AuthorizeRequest{Reference: "pay_mock6:authorize", Amount: 2000,
+		Currency: "USD", Capture: true, Method: card("4242424242424242"), SetupFutureUsage: "off_session"}))
+	must("authorize, off session")(c.Authorize(ctx, connectors.AuthorizeRequest{Reference: "pay_mock7:authorize", Amount: 2000,
+		Currency: "USD", Capture: true, Method: connectors.Method{Card: &connectors.Card{Number: "4242424242424242", ExpMonth: 12, ExpYear: 2040}},
+		OffSession: true, NetworkTransactionID: "ntx_1"}))
 	if manual.ProcessorID == "" {
 		t.Fatalf("the PaymentIntent's id was not parsed: %+v", manual)
 	}
