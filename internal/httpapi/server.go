@@ -105,12 +105,14 @@ func NewServer(log *slog.Logger, cfg Config, deps Deps) http.Handler {
 	mux := http.NewServeMux()
 	addRoutes(mux, log, cfg, deps)
 	var h http.Handler = mux
-	h = bounded(cfg.RequestTimeout, h)
 	h = jsonErrorsForMux(mux, log, h)
 	h = limitAddresses(log, cfg.Limiter, h)
 	h = secureHeaders(cfg.HSTS, h)
 	h = recoverPanics(log, h)
 	h = findClient(cfg.TrustedProxies, h)
 	h = logRequests(log, cfg.Metrics, h)
+	// Outermost: between logRequests and the mux, no handler may replace
+	// the request (the mux records the route on the one it is given).
+	h = bounded(cfg.RequestTimeout, h)
 	return h
 }
