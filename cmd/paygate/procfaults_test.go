@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -125,34 +124,13 @@ func runFaults(t *testing.T, via string, list []fault) {
 		proxy = faults.New(t, strings.TrimPrefix(sb.url, "http://"))
 		sandboxURL = "http://" + proxy.Addr()
 	case viaDatabase:
-		u, err := url.Parse(dbURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		proxy = faults.New(t, u.Host)
-		u.Host = proxy.Addr()
-		gwDB = u.String()
+		gwDB, proxy = faults.InFront(t, dbURL)
 	}
 	r := faultRig(t, bin, dbURL, gwDB, sb, sandboxURL, token)
 	r.start("")
 	key := r.merchantKey()
 
-	l := &faultLoad{c: newClient(r, key), told: map[string]string{}, statuses: map[int]int{}}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				l.flow(l.next.Add(1))
-				time.Sleep(20 * time.Millisecond) // a client's pace, not a benchmark's
-			}
-		})
-	}
+	l := startFaultLoad(r, key, 8)
 	injected := 0
 	inject := func(i int) {
 		f := list[i]
@@ -175,8 +153,7 @@ func runFaults(t *testing.T, via string, list []fault) {
 		}
 	}
 	time.Sleep(time.Second)
-	close(stop)
-	wg.Wait()
+	l.stop()
 	l.check(t, via)
 	lost, double := l.reconcile(t)
 	r.verifyLedger()
@@ -287,6 +264,8 @@ func probeHealth(t *testing.T, base, fault, via string) {
 type faultLoad struct {
 	c    *client
 	next atomic.Int64 // flows started: one payment each
+	done chan struct{}
+	wg   sync.WaitGroup
 
 	mu       sync.Mutex
 	told     map[string]string // payment or refund id: the last status a client was told
@@ -295,6 +274,32 @@ type faultLoad struct {
 	slowest  atomic.Int64 // the longest request, in nanoseconds
 	// slowestCall is which it was.
 	slowestCall string
+}
+
+// startFaultLoad starts clients, each running one flow after another at
+// a client's pace (not a benchmark's) until stop.
+func startFaultLoad(r *crashRig, key string, clients int) *faultLoad {
+	l := &faultLoad{c: newClient(r, key), told: map[string]string{}, statuses: map[int]int{}, done: make(chan struct{})}
+	for range clients {
+		l.wg.Go(func() {
+			for {
+				select {
+				case <-l.done:
+					return
+				default:
+				}
+				l.flow(l.next.Add(1))
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+	return l
+}
+
+// stop ends the clients once their flows in progress are over.
+func (l *faultLoad) stop() {
+	close(l.done)
+	l.wg.Wait()
 }
 
 func (l *faultLoad) fail(format string, args ...any) {

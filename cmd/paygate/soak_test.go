@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -116,22 +115,7 @@ func TestFaultSoak(t *testing.T) {
 
 	t.Logf("ready to pay after %s (build, sandbox, primary and replica)", time.Since(began).Round(time.Millisecond))
 	began = time.Now()
-	l := &faultLoad{c: newClient(r, key), told: map[string]string{}, statuses: map[int]int{}}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				l.flow(l.next.Add(1))
-				time.Sleep(20 * time.Millisecond)
-			}
-		})
-	}
+	l := startFaultLoad(r, key, 8)
 	injected := map[string]int{}
 	inject := func(f soakFault) {
 		time.Sleep(time.Second) // a clean second between faults
@@ -160,8 +144,7 @@ func TestFaultSoak(t *testing.T) {
 		}
 	}
 	time.Sleep(time.Second)
-	close(stop)
-	wg.Wait()
+	l.stop()
 	t.Logf("faults over after %s", time.Since(began).Round(time.Millisecond))
 	began = time.Now()
 	l.check(t, viaDatabase)

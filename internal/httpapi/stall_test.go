@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"net/url"
 	"os"
 	"testing"
 	"time"
@@ -20,14 +19,9 @@ func TestStalledDatabase(t *testing.T) {
 		storetest.Backends(t) // fails under CI
 		t.Skip("needs PostgreSQL")
 	}
-	u, err := url.Parse(storetest.NewURL(t, store.Postgres))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := faults.New(t, u.Host)
-	u.Host = p.Addr()
+	dbURL, p := faults.InFront(t, storetest.NewURL(t, store.Postgres))
 	const timeout, lease = 500 * time.Millisecond, 2 * time.Second
-	h := startWith(t, store.Postgres, options{dbURL: u.String(), requestTimeout: timeout, lease: lease})
+	h := startWith(t, store.Postgres, options{dbURL: dbURL, requestTimeout: timeout, lease: lease})
 	pay := h.obj("POST", "/v1/payments", h.keyA, map[string]any{"amount": 1000, "currency": "usd",
 		"payment_method": card("4242424242424242"), "confirm": true}, 201)
 

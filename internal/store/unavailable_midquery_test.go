@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"net/url"
 	"os"
 	"testing"
 	"time"
@@ -21,14 +20,9 @@ func TestUnavailableMidQuery(t *testing.T) {
 		storetest.Backends(t) // fails under CI
 		t.Skip("needs PostgreSQL")
 	}
-	u, err := url.Parse(storetest.NewURL(t, store.Postgres))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := faults.New(t, u.Host)
-	u.Host = p.Addr()
+	dbURL, p := faults.InFront(t, storetest.NewURL(t, store.Postgres))
 	ctx := context.Background()
-	db, err := store.Open(ctx, u.String(), store.Options{MaxConns: 1})
+	db, err := store.Open(ctx, dbURL, store.Options{MaxConns: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -55,6 +56,19 @@ func New(t testing.TB, upstream string) *Proxy {
 	}
 	t.Cleanup(p.Stop)
 	return &Proxy{t: t, proxy: p}
+}
+
+// InFront starts a proxy to the host of a URL (a database's) and returns
+// the URL through it.
+func InFront(t testing.TB, rawURL string) (string, *Proxy) {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatalf("faults: %v", err)
+	}
+	p := New(t, u.Host)
+	u.Host = p.Addr()
+	return u.String(), p
 }
 
 // Addr is the proxy's host:port, to give the client instead of the
