@@ -154,6 +154,13 @@ func (s *Service) Pay(ctx context.Context, sess *Session, in PayParams) (*Sessio
 		cur.Attempts, cur.AttemptedAt, cur.UpdatedAt = in.Attempt, &now, now
 		return nil, true, nil
 	})
+	if errors.Is(err, ErrClosed) {
+		// Completed (a twin submission paid) or expired meanwhile.
+		if cur, gerr := s.store.CheckoutSession(ctx, acct.Scope, sess.ID); gerr == nil {
+			sess = s.shown(cur)
+		}
+		return sess, nil, err
+	}
 	if err != nil {
 		return sess, nil, err
 	}

@@ -314,6 +314,12 @@ func (p *Pages) Return() http.Handler {
 
 // outcome shows what became of a payment that did not pay the session.
 func (p *Pages) outcome(v view, pay *payments.Payment) view {
+	if !v.Form && v.NoticeIsError && pay.Status == payments.Failed {
+		// No more attempts: the decline, and that the page is done.
+		msg, _ := declineMessage(pay)
+		v.Notice = msg + " " + v.Notice
+		return v
+	}
 	switch pay.Status {
 	case payments.Processing:
 		return p.pending(v)
