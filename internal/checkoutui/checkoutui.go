@@ -94,6 +94,8 @@ type view struct {
 	Focus                            string
 	Exp, Name                        string
 	CancelURL                        string
+	// RedirectTo, when set, sends the browser on at once ("0;url=…").
+	RedirectTo string
 
 	formOrigins []string // where the forms' answers may send the browser
 }
@@ -287,7 +289,14 @@ func (p *Pages) Return() http.Handler {
 			return
 		}
 		if sess.Status == checkout.Complete {
-			http.Redirect(w, r, successURL(sess), http.StatusSeeOther)
+			// The customer comes here at the end of a chain of redirects
+			// that started with a form on the 3-D Secure page, whose
+			// form-action allows this server only: a redirect on to the
+			// shop would be blocked there. The shop is reached by a
+			// refresh of this page instead, with a link.
+			_, v := p.closed(r.Context(), sess)
+			v.RedirectTo = "0;url=" + successURL(sess)
+			p.render(w, r, http.StatusOK, v)
 			return
 		}
 		if sess.Status != checkout.Open {

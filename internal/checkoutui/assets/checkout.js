@@ -57,13 +57,16 @@
 
   function checkNumber(final) {
     var d = digits(number.value), b = brandOf(d);
-    var max = b ? Math.max.apply(null, b.lengths) : 19;
     if (final && d.length === 0) return "Enter your card number.";
-    if (d.length >= 12 && (final || d.length >= max || (b && b.lengths.indexOf(d.length) >= 0 && d.length === Math.max.apply(null, b.lengths)))) {
-      if (b && b.lengths.indexOf(d.length) < 0) return "This " + b.label + " number has the wrong length.";
+    // As the customer types: once the number has its usual length (15
+    // for American Express, 14 for Diners Club, 16 for the others) or more.
+    var usual = b && b.id === "amex" ? 15 : b && b.id === "diners" ? 14 : 16;
+    if (final || d.length >= usual) {
+      if (b && b.lengths.indexOf(d.length) < 0) {
+        return final || d.length >= Math.max.apply(null, b.lengths) ? "This " + b.label + " number has the wrong length." : "";
+      }
+      if (d.length < 12) return "This card number is incomplete.";
       if (!luhn(d)) return "This card number is not valid: check it for a typo.";
-    } else if (final) {
-      return "This card number is incomplete.";
     }
     return "";
   }
