@@ -60,6 +60,17 @@ func New(prefix string, fsys fs.FS, skip func(name string) bool) (*Set, error) {
 	return s, err
 }
 
+// FromBytes serves files given by name and content under prefix (a
+// document built at start, such as /openapi.json).
+func FromBytes(prefix string, files map[string][]byte) *Set {
+	s := &Set{prefix: prefix, files: map[string]*file{}}
+	for name, body := range files {
+		sum := sha256.Sum256(body)
+		s.files[name] = &file{body: body, contentType: ContentType(name), version: hex.EncodeToString(sum[:8])}
+	}
+	return s
+}
+
 // URL is the address of a file: the prefix, its name and its version.
 func (s *Set) URL(name string) (string, error) {
 	f, ok := s.files[name]
