@@ -201,7 +201,7 @@ func TestCheckoutInBrowser(t *testing.T) {
 	id, link = newSession()
 	b.do("open, no scripts", chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS("#pay")))
 	fill("no scripts: a typo", "4242424242424241")
-	b.do("submit a typo", chromedp.Click(chromedp.CSS("#pay")), chromedp.WaitVisible(chromedp.CSS("#number-error")))
+	b.do("submit a typo", chromedp.Click(chromedp.CSS("#pay")), chromedp.WaitVisible(`//p[@id="number-error"][normalize-space(.) != ""]`))
 	if msg := value(b, "server's error", chromedp.Text(chromedp.CSS("#number-error"))); !strings.Contains(msg, "not valid") {
 		t.Errorf("no scripts: the server's error under the number is %q", msg)
 	}
@@ -213,7 +213,8 @@ func TestCheckoutInBrowser(t *testing.T) {
 		b.do(name, chromedp.SendKeys(chromedp.CSS("#number"), number), chromedp.SendKeys(chromedp.CSS("#cvc"), "737"))
 	}
 	retype("no scripts: declined card", "4000000000000002")
-	b.do("no scripts: declined", chromedp.Click(chromedp.CSS("#pay")), chromedp.WaitVisible(chromedp.CSS("#notice")))
+	// The page before had a notice too (the typo's): wait for the decline's.
+	b.do("no scripts: declined", chromedp.Click(chromedp.CSS("#pay")), chromedp.WaitVisible(`//div[@id="notice"][contains(., "declined")]`))
 	if msg := value(b, "no scripts: the decline", chromedp.Text(chromedp.CSS("#notice"))); !strings.Contains(msg, "declined") {
 		t.Errorf("no scripts: decline notice %q", msg)
 	}
