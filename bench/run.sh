@@ -812,6 +812,8 @@ on 127.0.0.1:5432 (user postgres; \`BENCH_PG*\` to change), pgbench and jq. The 
   \`paygate-load -url http://127.0.0.1:${instance_ports[0]},http://127.0.0.1:${instance_ports[1]},http://127.0.0.1:${instance_ports[2]} -ids FILE\`,
   then \`paygate ledger verify\` and the ids against the \`payments\` and \`events\` tables.
 EOF
+# The browser pages' Lighthouse scores are measured by hand (issue 22).
+if [ -f bench/lighthouse.md ]; then cat bench/lighthouse.md >>"$out"; fi
 log "wrote $out"
 printf '\npgbench %s payments/s | paygate+PostgreSQL %s payments/s (ratio %s), p99 %s ms, peak RSS %s MiB | paygate+SQLite %s payments/s, p99 %s ms, peak RSS %s MiB\n' \
   "$pgb_tps" "${R[pg.pps]}" "$ratio" "${R[pg.p99]}" "${R[pg.rss]}" "${R[sqlite.pps]}" "${R[sqlite.p99]}" "${R[sqlite.rss]}"

@@ -109,10 +109,13 @@ type browser struct {
 	errs []string
 }
 
-func openBrowser(t *testing.T, chrome string) *browser {
+func openBrowser(t *testing.T, chrome string, also ...func(ev any)) *browser {
 	t.Helper()
 	b := &browser{t: t}
 	b.ctx = browsertest.Start(t, chrome, func(ev any) {
+		for _, f := range also {
+			f(ev)
+		}
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		switch ev := ev.(type) {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/paygate/paygate/internal/audit"
+	"github.com/paygate/paygate/internal/checkout"
 	"github.com/paygate/paygate/internal/clock"
 	"github.com/paygate/paygate/internal/config"
 	"github.com/paygate/paygate/internal/connectors"
@@ -310,12 +311,15 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 	if cfg.MetricsAddr != "" {
 		exporter = nil
 	}
+	// Hosted checkout (issue 22): its pages at PAYGATE_PUBLIC_URL.
+	co := checkout.NewService(db, pay, db, keyring.DeriveKey(checkout.KeyPurpose), cfg.PublicURL)
 	handler := httpapi.NewServer(log, httpapi.Config{AdminToken: cfg.AdminToken, OpenAPI: doc, Lease: cfg.RecoveryAfter, Limiter: limits, Sealer: keyring,
 		Hasher:  idempotency.NewHasher(keyring.DeriveKey(idempotency.HasherPurpose)),
 		Metrics: m, Exporter: exporter, MetricsToken: cfg.MetricsToken, TrustedProxies: cfg.TrustedProxies,
 		HSTS: strings.HasPrefix(cfg.PublicURL, "https://")},
 		httpapi.Deps{Payments: pay, Refunds: refs, Webhooks: hooks, Customers: customers.NewService(db), Routing: routing.NewService(db, keyring, cfg.Production()), Processors: router,
-			Accounts: db, Keys: db, Ledger: db, Events: db, DB: db})
+			Accounts: db, Keys: db, Ledger: db, Events: db, DB: db,
+			Checkout: co})
 
 	log.Info("paygate starting", "database", db.Backend(), "connector", connector.Name(), "remote_sandbox", cfg.SandboxURL != "")
 	jobs, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
@@ -335,7 +339,13 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 			if ne > 0 {
 				log.Info("canceled payments whose customer link expired", "payments", ne)
 			}
-			return errors.Join(err, rerr, eerr)
+			// Checkout sessions past their expiry expire; those whose
+			// payment succeeded without the page hearing of it complete.
+			nc, cerr := co.ExpireDue(ctx)
+			if nc > 0 {
+				log.Info("settled checkout sessions", "sessions", nc)
+			}
+			return errors.Join(err, rerr, eerr, cerr)
 		})
 	})
 	wg.Go(func() { retention.New(db, cfg.Retention, log).Run(jobs) })

@@ -5,16 +5,13 @@ package docsui
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
-	"fmt"
 	"html/template"
-	"io/fs"
 	"net/http"
-	"path"
 	"strings"
 	"time"
+
+	"github.com/paygate/paygate/internal/webassets"
 )
 
 //go:embed page swagger-ui/*.js swagger-ui/*.css swagger-ui/*.png swagger-ui/*.txt swagger-ui/LICENSE swagger-ui/NOTICE
@@ -26,48 +23,22 @@ var files embed.FS
 const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-type asset struct {
-	body        []byte
-	contentType string
-	version     string // a hash of body: asset URLs carry it, so a cached copy is never stale
-}
-
 type site struct {
 	page   []byte
-	assets map[string]asset
+	assets *webassets.Set
 }
 
 // Handler serves the page at GET /docs and its assets at
-// GET /docs/{file...}. Register it for both patterns.
+// GET /docs/{file...}. Register it for both patterns. The assets are sent
+// gzip-compressed to browsers that accept it (Swagger UI's bundle is
+// 1.7 MB, about 0.5 MB compressed), each compressed once.
 func Handler() http.Handler {
-	s := &site{assets: map[string]asset{}}
-	err := fs.WalkDir(files, ".", func(name string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || name == "page/index.html" {
-			return err
-		}
-		body, err := files.ReadFile(name)
-		if err != nil {
-			return err
-		}
-		base := path.Base(name)
-		if _, dup := s.assets[base]; dup {
-			return fmt.Errorf("two assets named %s", base)
-		}
-		sum := sha256.Sum256(body)
-		s.assets[base] = asset{body: body, contentType: contentType(base), version: hex.EncodeToString(sum[:8])}
-		return nil
-	})
+	assets, err := webassets.New("/docs/", files, func(name string) bool { return name == "page/index.html" })
 	if err != nil {
 		panic("docsui: " + err.Error()) // the files are embedded: only a broken build gets here
 	}
-	url := func(name string) (string, error) {
-		a, ok := s.assets[name]
-		if !ok {
-			return "", fmt.Errorf("no asset %s", name)
-		}
-		return "/docs/" + name + "?v=" + a.version, nil
-	}
-	tmpl := template.Must(template.New("index.html").Funcs(template.FuncMap{"asset": url}).ParseFS(files, "page/index.html"))
+	s := &site{assets: assets}
+	tmpl := template.Must(template.New("index.html").Funcs(template.FuncMap{"asset": assets.URL}).ParseFS(files, "page/index.html"))
 	var page bytes.Buffer
 	if err := tmpl.Execute(&page, nil); err != nil {
 		panic("docsui: " + err.Error())
@@ -92,32 +63,5 @@ func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/docs", http.StatusMovedPermanently)
 		return
 	}
-	a, ok := s.assets[name]
-	if !ok {
-		http.NotFound(w, r)
-		return
-	}
-	h.Set("Content-Type", a.contentType)
-	h.Set("ETag", `"`+a.version+`"`)
-	if r.URL.Query().Get("v") == a.version {
-		h.Set("Cache-Control", "public, max-age=31536000, immutable")
-	} else {
-		h.Set("Cache-Control", "no-cache")
-	}
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
-}
-
-// contentType is decided here rather than by the mime package, whose
-// answers depend on the host's MIME tables.
-func contentType(name string) string {
-	switch path.Ext(name) {
-	case ".js":
-		return "text/javascript; charset=utf-8"
-	case ".css":
-		return "text/css; charset=utf-8"
-	case ".png":
-		return "image/png"
-	default: // licence texts
-		return "text/plain; charset=utf-8"
-	}
+	s.assets.ServeHTTP(w, r)
 }

@@ -134,3 +134,22 @@ func TestNotFoundAndRedirect(t *testing.T) {
 		t.Errorf("/docs/: %d to %q, want a redirect to /docs", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
+
+// TestBundleCompressed: Swagger UI's bundle (1.7 MB) goes out gzip-compressed
+// to a browser that accepts it.
+func TestBundleCompressed(t *testing.T) {
+	srv := serve(t)
+	_, page := get(t, srv.URL+"/docs")
+	ref := regexp.MustCompile(`src="(/docs/swagger-ui-bundle\.js\?v=[0-9a-f]+)"`).FindStringSubmatch(page)
+	if ref == nil {
+		t.Fatal("no bundle on the page")
+	}
+	// Set by hand, the header makes the client leave the body compressed.
+	resp, body := get(t, srv.URL+ref[1], "Accept-Encoding", "gzip")
+	if resp.Header.Get("Content-Encoding") != "gzip" || len(body) > 700_000 || len(body) < 100_000 {
+		t.Errorf("bundle: Content-Encoding %q, %d bytes", resp.Header.Get("Content-Encoding"), len(body))
+	}
+	if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "immutable") {
+		t.Errorf("bundle: Cache-Control %q", cc)
+	}
+}

@@ -26,6 +26,8 @@ const (
 	CustomerDeleted        = "customer.deleted"
 	MethodAttached         = "payment_method.attached"
 	MethodDetached         = "payment_method.detached"
+	CheckoutCompleted      = "checkout.session.completed"
+	CheckoutExpired        = "checkout.session.expired"
 )
 
 // ErrNotFound is returned by a store for a missing event, or one of
@@ -45,7 +47,8 @@ type ListQuery struct {
 func Types() []string {
 	return []string{PaymentCreated, PaymentRequiresAction, PaymentRequiresCapture, PaymentSucceeded, PaymentFailed,
 		PaymentCanceled, RefundCreated, RefundSucceeded, RefundFailed,
-		CustomerCreated, CustomerUpdated, CustomerDeleted, MethodAttached, MethodDetached}
+		CustomerCreated, CustomerUpdated, CustomerDeleted, MethodAttached, MethodDetached,
+		CheckoutCompleted, CheckoutExpired}
 }
 
 // Event is one entry of the log, as the API shows it.

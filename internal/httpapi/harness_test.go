@@ -17,6 +17,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
+	"github.com/paygate/paygate/internal/checkout"
 	"github.com/paygate/paygate/internal/connectors"
 	"github.com/paygate/paygate/internal/connectors/adyen"
 	"github.com/paygate/paygate/internal/connectors/sandbox"
@@ -49,6 +50,7 @@ type harness struct {
 	pay      *payments.Service
 	refs     *refunds.Service
 	keys     *vault.Keyring
+	checkout *checkout.Service
 	keyA     string
 	keyB     string
 	merchant string
@@ -125,11 +127,12 @@ func startWith(t *testing.T, backend string, opt options) *harness {
 	if opt.keys != nil {
 		idem = opt.keys(db)
 	}
+	co := checkout.NewService(db, pay, idem, keys.DeriveKey(checkout.KeyPurpose), srv.URL)
 	handler = httpapi.NewServer(log, httpapi.Config{AdminToken: adminToken, OpenAPI: doc, Lease: opt.lease, RequestTimeout: opt.requestTimeout, Limiter: opt.limiter, Sealer: keys,
 		Hasher: idempotency.NewHasher(keys.DeriveKey(idempotency.HasherPurpose))},
 		httpapi.Deps{Payments: pay, Refunds: refs, Webhooks: hooks, Customers: customers.NewService(db), Routing: routing.NewService(db, keys, false), Processors: router,
-			Accounts: db, Keys: idem, Ledger: db, Events: db, DB: db})
-	h := &harness{t: t, url: srv.URL, db: db, logs: logs, spec: newOpenAPIChecker(t), sandbox: sb, pay: pay, refs: refs, keys: keys}
+			Accounts: db, Keys: idem, Ledger: db, Events: db, DB: db, Checkout: co})
+	h := &harness{t: t, url: srv.URL, db: db, logs: logs, spec: newOpenAPIChecker(t), sandbox: sb, pay: pay, refs: refs, keys: keys, checkout: co}
 	t.Cleanup(h.assertNoCardData)
 	var m map[string]any
 	h.do("POST", "/v1/merchants", adminToken, map[string]any{"name": "Merchant A"}, 201, &m)
@@ -270,6 +273,8 @@ func newOpenAPIChecker(t *testing.T) *openapiChecker {
 		t.Fatal(err)
 	}
 	doc.Servers = nil // match paths on any host
+	// The customer pages answer HTML: checked as text.
+	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
 	r, err := gorillamux.NewRouter(doc)
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/paygate/paygate/internal/checkoutui"
 	"github.com/paygate/paygate/internal/docsui"
 )
 
@@ -93,4 +94,17 @@ func addRoutes(mux *http.ServeMux, log *slog.Logger, cfg Config, d Deps) {
 	docs := docsui.Handler()
 	mux.Handle("GET /docs", docs)
 	mux.Handle("GET /docs/{file...}", docs)
+
+	// Hosted checkout (issue 22): checkout sessions, whose create answer
+	// shows the page's url (a bearer link: stored sealed), and the page at
+	// that url, public, its token the credential, with its assets.
+	co := d.Checkout
+	mux.Handle("POST /v1/checkout_sessions", merchant(handleCreate(secret, keyless(co.Create))))
+	mux.Handle("GET /v1/checkout_sessions/{id}", merchant(handleGet(log, co.Get)))
+	mux.Handle("POST /v1/checkout_sessions/{id}/expire", merchant(handleAction(secret, keylessAction(co.Expire))))
+	checkoutPage := checkoutui.New(log, co)
+	mux.Handle("GET /checkout/{token}", checkoutPage.Show())
+	mux.Handle("POST /checkout/{token}", checkoutPage.Submit())
+	mux.Handle("GET /checkout/{token}/return", checkoutPage.Return())
+	mux.Handle("GET /checkout-assets/{file...}", checkoutPage.Assets())
 }

@@ -142,6 +142,7 @@ func TestTenancySweep(t *testing.T) {
 			"/v1/events/":             h.obj("GET", "/v1/events?limit=1", h.keyA, nil, 200)["data"].([]any)[0].(map[string]any)["id"].(string),
 			"/v1/connector_accounts/": h.account(h.keyA, newProcessor(t).url, "A"),
 			"/v1/customers/":          h.customer(h.keyA, "a@example.com"),
+			"/v1/checkout_sessions/":  h.session(h.keyA)["id"].(string),
 		}
 		doc, err := openapi.Load()
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/paygate/paygate/internal/audit"
+	"github.com/paygate/paygate/internal/checkout"
 	"github.com/paygate/paygate/internal/customers"
 	"github.com/paygate/paygate/internal/idempotency"
 	"github.com/paygate/paygate/internal/merchants"
@@ -86,6 +87,9 @@ type Deps struct {
 	Ledger     LedgerReader     // balances
 	Events     EventStore       // the event log
 	DB         Pinger           // readiness
+
+	// Checkout manages checkout sessions and their pages (issue 22).
+	Checkout *checkout.Service
 }
 
 // NewServer returns the API's root handler.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
+	"github.com/paygate/paygate/internal/checkout"
 	"github.com/paygate/paygate/internal/customers"
 	"github.com/paygate/paygate/internal/events"
 	"github.com/paygate/paygate/internal/payments"
@@ -232,6 +233,7 @@ func TestEventPayloads(t *testing.T) {
 		events.RefundCreated, events.RefundSucceeded, events.RefundFailed,
 		events.CustomerCreated, events.CustomerUpdated, events.CustomerDeleted,
 		events.MethodAttached, events.MethodDetached,
+		events.CheckoutCompleted, events.CheckoutExpired,
 	}
 	var mapped []string
 	for typ := range event.Discriminator.Mapping {
@@ -267,6 +269,8 @@ func TestEventPayloads(t *testing.T) {
 			obj = &customers.Customer{}
 		case strings.HasPrefix(typ, "payment_method."):
 			obj = &payments.Method{}
+		case strings.HasPrefix(typ, "checkout.session."):
+			obj = &checkout.Session{}
 		}
 		dec := json.NewDecoder(bytes.NewReader(want))
 		dec.DisallowUnknownFields()

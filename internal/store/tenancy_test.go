@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paygate/paygate/internal/checkout"
 	"github.com/paygate/paygate/internal/clock"
 	"github.com/paygate/paygate/internal/customers"
 	"github.com/paygate/paygate/internal/events"
@@ -103,6 +104,13 @@ func TestStoreTenancy(t *testing.T) {
 		if _, err := db.SaveMethod(ctx, tenant.Scope{MerchantID: a.ID}, cus.ID, pm, false, now, func(*payments.Method, bool) ([]events.Event, error) {
 			return nil, nil
 		}); err != nil {
+			t.Fatal(err)
+		}
+		// A's checkout session.
+		cs := &checkout.Session{ID: ids.New(ids.Checkout), Object: "checkout_session", Status: checkout.Open, Amount: 100, Currency: "USD",
+			SuccessURL: "https://shop.example/ok", CancelURL: "https://shop.example/cart", CaptureMethod: "automatic", Metadata: map[string]string{},
+			TokenHash: []byte("token hash of A's session"), ExpiresAt: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now, MerchantID: a.ID}
+		if err := db.CreateCheckoutSession(ctx, cs); err != nil {
 			t.Fatal(err)
 		}
 		claimAt := time.Now().Add(time.Second).UTC()
@@ -257,6 +265,10 @@ func TestStoreTenancy(t *testing.T) {
 				as, err := db.PaymentAttempts(ctx, s, p.ID)
 				return none(as, false, err)
 			},
+			"CheckoutSession": func(s tenant.Scope) error { return notFound(db.CheckoutSession(ctx, s, cs.ID)) },
+			"UpdateCheckoutSession": func(s tenant.Scope) error {
+				return notFound(db.UpdateCheckoutSession(ctx, s, cs.ID, func(*checkout.Session) ([]events.Event, bool, error) { return nil, false, errCalled }))
+			},
 			"Customer":       func(s tenant.Scope) error { return notFound(db.Customer(ctx, s, cus.ID)) },
 			"CustomerExists": func(s tenant.Scope) error { return notFound(0, db.CustomerExists(ctx, s, cus.ID)) },
 			"Customers": func(s tenant.Scope) error {
@@ -307,6 +319,8 @@ func TestStoreTenancy(t *testing.T) {
 			"DeleteIdempotencyKeys": "retention, every merchant",
 			"Backend":               "", "Close": "", "Migrate": "", "MigrateTo": "", "Ping": "", "Pools": "", "SQL": "", "Tables": "",
 			"DeleteWebhookAttempts": "retention, every merchant", "ClearActionTokens": "retention, every merchant",
+			"CreateCheckoutSession": "the session carries its scope", "CheckoutSessionByToken": "the page's link is the credential",
+			"DueCheckoutSessions": "expiry and completion, every merchant", "MerchantName": "the page shows its session's merchant",
 		}
 		scopeType := reflect.TypeFor[tenant.Scope]()
 		dbType := reflect.TypeOf(db)
@@ -362,7 +376,8 @@ func notFound[T any](v T, err error) error {
 	case err == nil:
 		return fmt.Errorf("found %v", v)
 	case errors.Is(err, payments.ErrNotFound), errors.Is(err, refunds.ErrNotFound), errors.Is(err, events.ErrNotFound), errors.Is(err, webhooks.ErrNotFound),
-		errors.Is(err, routing.ErrNotFound), errors.Is(err, customers.ErrNotFound), errors.Is(err, payments.ErrCustomerNotFound):
+		errors.Is(err, routing.ErrNotFound), errors.Is(err, customers.ErrNotFound), errors.Is(err, payments.ErrCustomerNotFound),
+		errors.Is(err, checkout.ErrNotFound):
 		return nil
 	}
 	return fmt.Errorf("error %w, want not found", err)

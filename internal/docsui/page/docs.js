@@ -13,3 +13,21 @@ window.ui = SwaggerUIBundle({
   presets: [SwaggerUIBundle.presets.apis],
   layout: "BaseLayout",
 });
+
+// Swagger UI renders some select boxes without a label (a response's
+// content type, a server): name them for screen readers as they appear.
+(function () {
+  function label(root) {
+    root.querySelectorAll("select:not([aria-label])").forEach(function (s) {
+      var near = s.closest("label, .response-control-media-type, .content-type-wrapper, .servers");
+      s.setAttribute("aria-label", near && near.textContent.trim() ? near.textContent.trim().slice(0, 60) : "Choose a value");
+    });
+  }
+  // At most every half second, whatever Swagger UI changes meanwhile.
+  var due = false;
+  new MutationObserver(function () {
+    if (due) return;
+    due = true;
+    setTimeout(function () { due = false; label(document); }, 500);
+  }).observe(document.getElementById("swagger-ui"), { childList: true, subtree: true });
+})();
