@@ -93,4 +93,16 @@ func addRoutes(mux *http.ServeMux, log *slog.Logger, cfg Config, d Deps) {
 	docs := docsui.Handler()
 	mux.Handle("GET /docs", docs)
 	mux.Handle("GET /docs/{file...}", docs)
+
+	// The dashboard (issue 23): staff users of the admin API, the
+	// dashboard's pages, and the root page a browser lands on.
+	if d.Staff != nil {
+		mux.Handle("POST /v1/merchants/{id}/users", admin(handleUserCreate(log, d.Staff)))
+		mux.Handle("DELETE /v1/users/{id}", admin(handleUserRemove(log, d.Staff)))
+	}
+	if d.Dashboard != nil {
+		mux.Handle("/dashboard", d.Dashboard)
+		mux.Handle("/dashboard/", d.Dashboard)
+	}
+	mux.Handle("GET /{$}", handleRoot(log))
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/paygate/paygate/internal/payments"
 	"github.com/paygate/paygate/internal/refunds"
 	"github.com/paygate/paygate/internal/routing"
+	"github.com/paygate/paygate/internal/staff"
 	"github.com/paygate/paygate/internal/webhooks"
 )
 
@@ -86,6 +87,11 @@ type Deps struct {
 	Ledger     LedgerReader     // balances
 	Events     EventStore       // the event log
 	DB         Pinger           // readiness
+
+	// The dashboard (issue 23): its staff users for the admin API, and
+	// its handler, served under /dashboard; nil: no dashboard.
+	Staff     *staff.Service
+	Dashboard http.Handler
 }
 
 // NewServer returns the API's root handler.

@@ -30,6 +30,7 @@ const (
 	Connector      = "ca_"
 	PaymentAttempt = "pa_"
 	Customer       = "cus_"
+	StaffUser      = "usr_"
 )
 
 // encodedLen is the length of an id after its prefix.
