@@ -100,9 +100,10 @@ func addRoutes(mux *http.ServeMux, log *slog.Logger, cfg Config, d Deps) {
 		mux.Handle("POST /v1/merchants/{id}/users", admin(handleUserCreate(log, d.Staff)))
 		mux.Handle("DELETE /v1/users/{id}", admin(handleUserRemove(log, d.Staff)))
 	}
-	if d.Dashboard != nil {
-		mux.Handle("/dashboard", d.Dashboard)
-		mux.Handle("/dashboard/", d.Dashboard)
+	if d.Dashboard != nil { // its pages sign staff in with a session of their own
+		mux.Handle("GET /dashboard", d.Dashboard)
+		mux.Handle("GET /dashboard/", d.Dashboard)
+		mux.Handle("POST /dashboard/", d.Dashboard)
 	}
 	mux.Handle("GET /{$}", handleRoot(log))
 }
