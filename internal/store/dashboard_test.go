@@ -261,6 +261,16 @@ func TestPaymentSearch(t *testing.T) {
 				t.Errorf("%s: %v, want %v", c.name, got, c.want)
 			}
 		}
+		// A common match (more cards than the search reads the payments
+		// of) is found by walking the list: the same answers.
+		db.SetSearchIDs(1)
+		if got := search(A, payments.ListQuery{Last4: "4444"}); strings.Join(got, ",") != p3+","+p2 {
+			t.Errorf("last 4, walking: %v", got)
+		}
+		if got := search(A, payments.ListQuery{Last4: "4444", Amount: &amount}); strings.Join(got, ",") != p3 {
+			t.Errorf("last 4 and amount, walking: %v", got)
+		}
+		db.SetSearchIDs(0)
 		if got := search(tenant.Scope{MerchantID: a.ID, Livemode: true}, payments.ListQuery{Last4: "4444"}); got != nil {
 			t.Errorf("live mode finds test payments: %v", got)
 		}

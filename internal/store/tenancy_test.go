@@ -330,7 +330,7 @@ func TestStoreTenancy(t *testing.T) {
 			"ClaimIdempotencyKey":    "keys are per merchant across modes (a reuse across modes is a 422)",
 			"CompleteIdempotencyKey": "idempotency", "ReleaseIdempotencyKey": "idempotency", "ForgetIdempotencyKey": "idempotency",
 			"DeleteIdempotencyKeys": "retention, every merchant",
-			"Backend":               "", "Close": "", "Migrate": "", "MigrateTo": "", "Ping": "", "Pools": "", "SQL": "", "Tables": "",
+			"Backend":               "", "Close": "", "Migrate": "", "MigrateTo": "", "SetSearchIDs": "", "Ping": "", "Pools": "", "SQL": "", "Tables": "",
 			"DeleteWebhookAttempts": "retention, every merchant", "ClearActionTokens": "retention, every merchant",
 			// The dashboard's users and sessions (issue 23): a user names
 			// its merchant, a session its user; the sign-in throttle is
