@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -185,6 +186,7 @@ func (s *dashboard) loadPayment(r *http.Request, sess *staff.Session, id string)
 	if v.Events, _, err = s.d.Events.Events(ctx, sess.Scope(), events.ListQuery{Limit: 100, ObjectID: id}); err != nil {
 		return nil, err
 	}
+	slices.Reverse(v.Events) // a timeline reads oldest first
 	if p.Customer != "" {
 		if c, err := s.d.Customers.Get(ctx, acct, p.Customer); err == nil {
 			v.Customer = c
