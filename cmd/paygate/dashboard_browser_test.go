@@ -156,6 +156,26 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatalf("the API shows amount_refunded %v after the dashboard's refund", p["amount_refunded"])
 	}
 
+	// The refund is in the audit log, with the user who made it.
+	req, _ := http.NewRequest("GET", s.url+"/v1/audit_events?action=dashboard.refund_created", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var audits struct {
+		Data []struct {
+			Actor   string
+			Details map[string]string
+		}
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&audits)
+	resp.Body.Close()
+	if len(audits.Data) != 1 || !strings.HasPrefix(audits.Data[0].Actor, "user:usr_") || audits.Data[0].Details["email"] != "demo@paygate.example" ||
+		audits.Data[0].Details["payment_id"] != mastercard || audits.Data[0].Details["amount"] != "500" {
+		t.Errorf("audit of the refund: %+v", audits.Data)
+	}
+
 	// The new balance: 20.00 + 20.00 captured, 5.00 refunded; the chart drawn.
 	b.do("open the balance", chromedp.Click(chromedp.CSS(`nav a[href="/dashboard/balance"]`)), chromedp.WaitVisible(chromedp.CSS("#balance-USD")),
 		chromedp.WaitVisible(chromedp.CSS(".chart canvas")))
