@@ -25,6 +25,7 @@ import (
 	"github.com/paygate/paygate/internal/connectors/sandbox"
 	"github.com/paygate/paygate/internal/connectors/stripe"
 	"github.com/paygate/paygate/internal/customers"
+	"github.com/paygate/paygate/internal/dashboard"
 	"github.com/paygate/paygate/internal/httpapi"
 	"github.com/paygate/paygate/internal/idempotency"
 	"github.com/paygate/paygate/internal/ledger"
@@ -38,6 +39,7 @@ import (
 	"github.com/paygate/paygate/internal/refunds"
 	"github.com/paygate/paygate/internal/retention"
 	"github.com/paygate/paygate/internal/routing"
+	"github.com/paygate/paygate/internal/staff"
 	"github.com/paygate/paygate/internal/store"
 	"github.com/paygate/paygate/internal/webhooks"
 	"github.com/paygate/paygate/internal/worker"
@@ -52,6 +54,8 @@ commands:
   serve                      run the API server
   migrate                    apply database migrations
   merchants create --name N  create a merchant and print its secret key
+  users create --merchant M --email E --role admin|viewer
+                             create a dashboard user and print its temporary password
   keys rotate                re-encrypt stored card data under the active encryption key
   ledger verify              check the ledger's invariants; exit 1 on a violation
   healthcheck                exit 0 when the server at PAYGATE_ADDR is ready
@@ -89,6 +93,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return errors.New("usage: paygate merchants create --name NAME [--live]")
 		}
 		return createMerchant(ctx, cfg, rest[1:], stdout, stderr)
+	case "users":
+		if len(rest) == 0 || rest[0] != "create" {
+			return errors.New("usage: paygate users create --merchant MERCHANT_ID --email EMAIL --role admin|viewer")
+		}
+		return createUser(ctx, cfg, rest[1:], stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, cfg)
 	case "sandbox":
@@ -163,6 +172,34 @@ func createMerchant(ctx context.Context, cfg config.Config, args []string, stdou
 		return err
 	}
 	fmt.Fprintf(stdout, "merchant_id: %s\nsecret_key: %s\n", m.ID, m.APIKey.Secret)
+	return nil
+}
+
+// createUser makes a dashboard user (issue 23) and prints its temporary
+// password, which the first sign-in changes.
+func createUser(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("users create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	merchant := fs.String("merchant", "", "the merchant's id (mer_…)")
+	email := fs.String("email", "", "the user's email, which signs in")
+	role := fs.String("role", "", "admin or viewer")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *merchant == "" {
+		return errors.New("users create: --merchant is required")
+	}
+	db, err := openDB(ctx, cfg, cfg.AutoMigrate)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	u, err := staff.NewService(db).CreateUser(ctx, *merchant, staff.CreateParams{Email: email, Role: role},
+		audit.New(audit.ActorCLI, staff.UserCreated, "", *merchant, clock.Now()))
+	if err != nil {
+		return fmt.Errorf("users create: %w", err)
+	}
+	fmt.Fprintf(stdout, "user_id: %s\nemail: %s\nrole: %s\ntemporary_password: %s\n", u.ID, u.Email, u.Role, u.Password)
 	return nil
 }
 
@@ -264,8 +301,9 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 		return err
 	}
 	defer db.Close()
+	users := staff.NewService(db)
 	if !cfg.Production() {
-		if err := createDemoMerchant(ctx, db, stdout); err != nil {
+		if err := createDemoMerchant(ctx, db, users, cfg.PublicURL, stdout); err != nil {
 			return err
 		}
 	}
@@ -313,13 +351,18 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 	}
 	// Hosted checkout (issue 22): its pages at PAYGATE_PUBLIC_URL.
 	co := checkout.NewService(db, pay, db, keyring.DeriveKey(checkout.KeyPurpose), cfg.PublicURL)
+	cust, accts := customers.NewService(db), routing.NewService(db, keyring, cfg.Production())
+	// The dashboard (issue 23) calls the same services as the API.
+	board := dashboard.New(log, dashboard.Options{SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://")},
+		dashboard.Deps{Payments: pay, Refunds: refs, Webhooks: hooks, Routing: accts, Customers: cust, Staff: users,
+			Ledger: db, Events: db, Keys: db, Audit: db})
 	handler := httpapi.NewServer(log, httpapi.Config{AdminToken: cfg.AdminToken, OpenAPI: doc, Lease: cfg.RecoveryAfter, Limiter: limits, Sealer: keyring,
 		Hasher:  idempotency.NewHasher(keyring.DeriveKey(idempotency.HasherPurpose)),
 		Metrics: m, Exporter: exporter, MetricsToken: cfg.MetricsToken, TrustedProxies: cfg.TrustedProxies,
 		HSTS: strings.HasPrefix(cfg.PublicURL, "https://")},
-		httpapi.Deps{Payments: pay, Refunds: refs, Webhooks: hooks, Customers: customers.NewService(db), Routing: routing.NewService(db, keyring, cfg.Production()), Processors: router,
+		httpapi.Deps{Payments: pay, Refunds: refs, Webhooks: hooks, Customers: cust, Routing: accts, Processors: router,
 			Accounts: db, Keys: db, Ledger: db, Events: db, DB: db,
-			Checkout: co})
+			Checkout: co, Staff: users, Dashboard: board})
 
 	log.Info("paygate starting", "database", db.Backend(), "connector", connector.Name(), "remote_sandbox", cfg.SandboxURL != "")
 	jobs, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
@@ -475,7 +518,7 @@ func serveSandbox(ctx context.Context, cfg config.Config, stderr io.Writer) erro
 
 // createDemoMerchant gives a newcomer a key on the first start of an empty
 // development database. The key is printed once and stored only hashed.
-func createDemoMerchant(ctx context.Context, db *store.DB, stdout io.Writer) error {
+func createDemoMerchant(ctx context.Context, db *store.DB, users *staff.Service, publicURL string, stdout io.Writer) error {
 	n, err := db.CountMerchants(ctx)
 	if err != nil || n > 0 {
 		return err
@@ -488,8 +531,18 @@ func createDemoMerchant(ctx context.Context, db *store.DB, stdout io.Writer) err
 		return err
 	}
 	fmt.Fprintf(stdout, "\nCreated a demo merchant (%s). Its test secret key, shown only this once:\n\n    %s\n\n", m.ID, m.APIKey.Secret)
+	// The dashboard's demo admin (issue 23), printed once like the key.
+	u, err := users.CreateDemoUser(ctx, m.ID, demoUserEmail, audit.New(audit.ActorCLI, staff.UserCreated, "", m.ID, now))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "The dashboard is at %s/dashboard. Sign in as %s with the password, shown only this once:\n\n    %s\n\n",
+		publicURL, u.Email, u.Password)
 	return nil
 }
+
+// demoUserEmail signs in the demo merchant's dashboard user.
+const demoUserEmail = "demo@paygate.example"
 
 // connectorBuilders make the connectors of merchants' processor accounts.
 func connectorBuilders(cfg config.Config) map[string]routing.Builder {

@@ -30,6 +30,7 @@ import (
 	"github.com/paygate/paygate/internal/payments"
 	"github.com/paygate/paygate/internal/refunds"
 	"github.com/paygate/paygate/internal/routing"
+	"github.com/paygate/paygate/internal/staff"
 	"github.com/paygate/paygate/internal/store"
 	"github.com/paygate/paygate/internal/store/storetest"
 	"github.com/paygate/paygate/internal/testutil"
@@ -131,7 +132,8 @@ func startWith(t *testing.T, backend string, opt options) *harness {
 	handler = httpapi.NewServer(log, httpapi.Config{AdminToken: adminToken, OpenAPI: doc, Lease: opt.lease, RequestTimeout: opt.requestTimeout, Limiter: opt.limiter, Sealer: keys,
 		Hasher: idempotency.NewHasher(keys.DeriveKey(idempotency.HasherPurpose))},
 		httpapi.Deps{Payments: pay, Refunds: refs, Webhooks: hooks, Customers: customers.NewService(db), Routing: routing.NewService(db, keys, false), Processors: router,
-			Accounts: db, Keys: idem, Ledger: db, Events: db, DB: db, Checkout: co})
+			Accounts: db, Keys: idem, Ledger: db, Events: db, DB: db, Checkout: co,
+			Staff: staff.NewService(db)})
 	h := &harness{t: t, url: srv.URL, db: db, logs: logs, spec: newOpenAPIChecker(t), sandbox: sb, pay: pay, refs: refs, keys: keys, checkout: co}
 	t.Cleanup(h.assertNoCardData)
 	var m map[string]any

@@ -107,4 +107,16 @@ func addRoutes(mux *http.ServeMux, log *slog.Logger, cfg Config, d Deps) {
 	mux.Handle("POST /checkout/{token}", checkoutPage.Submit())
 	mux.Handle("GET /checkout/{token}/return", checkoutPage.Return())
 	mux.Handle("GET /checkout-assets/{file...}", checkoutPage.Assets())
+	// The dashboard (issue 23): staff users of the admin API, the
+	// dashboard's pages, and the root page a browser lands on.
+	if d.Staff != nil {
+		mux.Handle("POST /v1/merchants/{id}/users", admin(handleUserCreate(log, d.Staff)))
+		mux.Handle("DELETE /v1/users/{id}", admin(handleUserRemove(log, d.Staff)))
+	}
+	if d.Dashboard != nil { // its pages sign staff in with a session of their own
+		mux.Handle("GET /dashboard", d.Dashboard)
+		mux.Handle("GET /dashboard/", d.Dashboard)
+		mux.Handle("POST /dashboard/", d.Dashboard)
+	}
+	mux.Handle("GET /{$}", handleRoot(log))
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/paygate/paygate/internal/payments"
 	"github.com/paygate/paygate/internal/refunds"
 	"github.com/paygate/paygate/internal/routing"
+	"github.com/paygate/paygate/internal/staff"
 	"github.com/paygate/paygate/internal/webhooks"
 )
 
@@ -90,6 +91,10 @@ type Deps struct {
 
 	// Checkout manages checkout sessions and their pages (issue 22).
 	Checkout *checkout.Service
+	// The dashboard (issue 23): its staff users for the admin API, and
+	// its handler, served under /dashboard; nil: no dashboard.
+	Staff     *staff.Service
+	Dashboard http.Handler
 }
 
 // NewServer returns the API's root handler.

@@ -31,6 +31,7 @@ const (
 	PaymentAttempt = "pa_"
 	Customer       = "cus_"
 	Checkout       = "cs_"
+	StaffUser      = "usr_"
 )
 
 // encodedLen is the length of an id after its prefix.

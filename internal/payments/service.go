@@ -154,6 +154,12 @@ type ListQuery struct {
 	Status        Status
 	CreatedGTE    *time.Time
 	CreatedLTE    *time.Time
+	// The dashboard's search: the payment's amount (minor units), the
+	// last 4 digits of its card (or a wallet's card), its customer's
+	// email.
+	Amount *int64
+	Last4  string
+	Email  string
 }
 
 // Sealer encrypts card data and fingerprints card numbers.

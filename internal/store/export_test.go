@@ -12,3 +12,7 @@ func (db *DB) MigrateTo(ctx context.Context, version int64) error {
 	_, err = p.UpTo(ctx, version)
 	return err
 }
+
+// SetSearchIDs sets how many customers or cards a payment search reads
+// the payments of before it walks the list instead.
+func (db *DB) SetSearchIDs(n int) { db.searchIDs = n }

@@ -188,6 +188,9 @@ func (db *DB) Payments(ctx context.Context, scope tenant.Scope, q payments.ListQ
 		f.Add("p.created_at <= $%d", *q.CreatedLTE)
 		f.Add("p.id <= $%d", ids.Bound(ids.Payment, q.CreatedLTE.Add(createdSlack), true))
 	}
+	if err := db.searchPayments(ctx, &f, scope, q); err != nil {
+		return nil, false, err
+	}
 	return sqldb.List(ctx, db.lists, `SELECT `+paymentColumns+paymentFrom, "p.id", f,
 		sqldb.Page{Limit: q.Limit, After: q.StartingAfter, Before: q.EndingBefore}, scanPayment)
 }

@@ -51,6 +51,8 @@ type DB struct {
 	// lists runs the list queries: on PostgreSQL, planned for their
 	// arguments on every call (see oneShot).
 	lists sqldb.Queryer
+	// searchIDs, when set, replaces the constant of the same name (tests).
+	searchIDs int
 }
 
 // DefaultConnectTimeout bounds a new PostgreSQL connection when the URL
