@@ -31,7 +31,7 @@ type templates struct {
 
 // pages are the templates of templates/, each rendered inside layout.html.
 var pageNames = []string{"signin", "password", "error", "payments", "payment", "refunds", "balance",
-	"customers", "customer", "webhooks", "webhook", "connectors", "keys"}
+	"customers", "customer", "checkout_sessions", "checkout_session", "webhooks", "webhook", "connectors", "keys"}
 
 func parseTemplates(a assets) *templates {
 	funcs := template.FuncMap{
@@ -85,6 +85,7 @@ var flashes = map[string]string{
 	"disabled":  "Endpoint disabled.",
 	"redeliver": "The event is queued for delivery again.",
 	"revoked":   "Key revoked.",
+	"expired":   "Checkout session expired.",
 }
 
 func (s *dashboard) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
