@@ -25,6 +25,7 @@ import (
 	"github.com/paygate/paygate/internal/routing"
 	"github.com/paygate/paygate/internal/staff"
 	"github.com/paygate/paygate/internal/tenant"
+	"github.com/paygate/paygate/internal/webassets"
 	"github.com/paygate/paygate/internal/webhooks"
 )
 
@@ -79,7 +80,7 @@ type dashboard struct {
 	log    *slog.Logger
 	d      Deps
 	opt    Options
-	assets assets
+	assets *webassets.Set
 	pages  *templates
 }
 
@@ -91,7 +92,7 @@ func New(log *slog.Logger, opt Options, d Deps) http.Handler {
 	viewer := func(h pageFunc) http.Handler { return s.signedIn(staff.Viewer, h) }
 	admin := func(h pageFunc) http.Handler { return s.signedIn(staff.Admin, h) }
 
-	mux.HandleFunc("GET /dashboard/static/{name}", s.assets.serveAsset)
+	mux.Handle("GET /dashboard/static/{name}", s.assets)
 	mux.HandleFunc("GET /dashboard", s.home)
 	mux.HandleFunc("GET /dashboard/{$}", s.home)
 	mux.HandleFunc("GET /dashboard/signin", s.signInPage)

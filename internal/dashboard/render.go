@@ -14,6 +14,7 @@ import (
 	"github.com/paygate/paygate/internal/currency"
 	"github.com/paygate/paygate/internal/payments"
 	"github.com/paygate/paygate/internal/staff"
+	"github.com/paygate/paygate/internal/webassets"
 )
 
 //go:embed templates
@@ -33,9 +34,9 @@ type templates struct {
 var pageNames = []string{"signin", "password", "error", "payments", "payment", "refunds", "balance",
 	"customers", "customer", "checkout_sessions", "checkout_session", "webhooks", "webhook", "connectors", "keys"}
 
-func parseTemplates(a assets) *templates {
+func parseTemplates(a *webassets.Set) *templates {
 	funcs := template.FuncMap{
-		"asset":   a.url,
+		"asset":   a.URL,
 		"money":   money,
 		"major":   majorUnits,
 		"when":    when,
