@@ -21,15 +21,18 @@ import (
 // TestDashboardInBrowser uses the dashboard as a merchant's staff would,
 // in headless Chromium, against a real server: the demo admin signs in,
 // finds a payment by its card's last 4, refunds part of it, and sees the
-// refund and the new balance; a viewer made through the admin API changes
-// its temporary password and sees no refund button; five wrong passwords
-// lock an account with a message that says so. Beside the browser, a
-// plain HTTP client checks what a browser would not let a person try: a
-// viewer's forged refund is 403 and changes nothing, a form without its
-// CSRF token is 403, a session's cookie stops working at sign-out, another
-// merchant's ids are 404, and test and live objects never show in the
-// other mode. With PAYGATE_DASHBOARD_SCREENSHOTS=DIR it writes the main
-// pages' screenshots there, at desktop and phone widths (docs/ keeps them).
+// refund and the new balance; checkout sessions made through the API are
+// listed newest first, a paid one linking its payment, and the admin
+// expires an open one; a viewer made through the admin API changes its
+// temporary password and sees no refund or Expire button; five wrong
+// passwords lock an account with a message that says so. Beside the
+// browser, a plain HTTP client checks what a browser would not let a
+// person try: a viewer's forged refund or Expire is 403 and changes
+// nothing, a form without its CSRF token is 403, a session's cookie stops
+// working at sign-out, another merchant's ids are 404, and test and live
+// objects never show in the other mode. With
+// PAYGATE_DASHBOARD_SCREENSHOTS=DIR it writes the main pages' screenshots
+// there, at desktop and phone widths (docs/ keeps them).
 func TestDashboardInBrowser(t *testing.T) {
 	chrome := browsertest.Find(t)
 	const adminToken = "dashboard-test-admin-token-0123456789"
@@ -139,9 +142,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	if got := value(b, "read the flash", chromedp.Text(chromedp.CSS(".flash"))); got != "Refund created." {
 		t.Errorf("flash: %q", got)
 	}
-	apiPayment := func(id string) map[string]any {
+	apiObject := func(path string) map[string]any {
 		t.Helper()
-		req, _ := http.NewRequest("GET", s.url+"/v1/payments/"+id, nil)
+		req, _ := http.NewRequest("GET", s.url+path, nil)
 		req.Header.Set("Authorization", "Bearer "+key)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -152,6 +155,8 @@ func TestDashboardInBrowser(t *testing.T) {
 		_ = json.NewDecoder(resp.Body).Decode(&p)
 		return p
 	}
+	apiPayment := func(id string) map[string]any { t.Helper(); return apiObject("/v1/payments/" + id) }
+	apiSession := func(id string) map[string]any { t.Helper(); return apiObject("/v1/checkout_sessions/" + id) }
 	if p := apiPayment(mastercard); p["amount_refunded"] != float64(500) {
 		t.Fatalf("the API shows amount_refunded %v after the dashboard's refund", p["amount_refunded"])
 	}
@@ -189,6 +194,84 @@ func TestDashboardInBrowser(t *testing.T) {
 			shoot(page)
 		}
 	}
+
+	// Checkout sessions made through the API, newest first in the
+	// dashboard: a paid one links its payment; the admin expires an open
+	// one with the page's button.
+	newSession := func(amount int) (id, path string) {
+		t.Helper()
+		st, cs := postJSON(t, s.url+"/v1/checkout_sessions", key, map[string]any{"amount": amount, "currency": "usd",
+			"success_url": "https://shop.example/ok", "cancel_url": "https://shop.example/cart"})
+		if st != 201 {
+			t.Fatalf("checkout session: %d %v", st, cs)
+		}
+		path, ok := strings.CutPrefix(cs["url"].(string), s.url)
+		if !ok {
+			t.Fatalf("checkout session url %v is not this server's", cs["url"])
+		}
+		return cs["id"].(string), path
+	}
+	paidSession, paidPage := newSession(4200)
+	customer := newDashClient(t, s.url)
+	form := customer.get(paidPage)
+	csrf, attempt := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(form.body),
+		regexp.MustCompile(`name="attempt" value="([0-9]+)"`).FindStringSubmatch(form.body)
+	if csrf == nil || attempt == nil {
+		t.Fatalf("no card form on the checkout page: %d", form.status)
+	}
+	if st, _ := customer.post(paidPage, url.Values{"csrf": {csrf[1]}, "attempt": {attempt[1]}, "method": {"card"}, "number": {"4242424242424242"},
+		"exp": {"12 / 34"}, "cvc": {"123"}, "name": {"Jane Doe"}}); st != http.StatusSeeOther {
+		t.Fatalf("paying the checkout session: %d", st)
+	}
+	paidPayment, _ := apiSession(paidSession)["payment_id"].(string)
+	if paidPayment == "" {
+		t.Fatalf("the paid session has no payment: %v", apiSession(paidSession))
+	}
+	openSession, _ := newSession(1234)
+	keptSession, _ := newSession(5678)
+	b.do("open checkout sessions", chromedp.Click(chromedp.CSS(`nav a[href="/dashboard/checkout_sessions"]`)), chromedp.WaitVisible(chromedp.CSS("#sessions")))
+	listed := value(b, "read the sessions", chromedp.Evaluate[[]string](`[...document.querySelectorAll("#sessions td.id:last-child a")].map(a => a.textContent)`))
+	if strings.Join(listed, " ") != strings.Join([]string{keptSession, openSession, paidSession}, " ") {
+		t.Errorf("sessions listed %v, want %v newest first", listed, []string{keptSession, openSession, paidSession})
+	}
+	if got := value(b, "read the payment link", chromedp.Evaluate[string](`document.querySelector("#sessions a[href^='/dashboard/payments/']").textContent`)); got != paidPayment {
+		t.Errorf("the list links payment %q, want %s", got, paidPayment)
+	}
+	b.do("open the paid session", chromedp.Navigate(s.url+"/dashboard/checkout_sessions/"+paidSession), chromedp.WaitVisible(chromedp.CSS("#payment a")))
+	if got := value(b, "read the paid session", chromedp.Text(chromedp.CSS("#status"))); got != "Complete" {
+		t.Errorf("the paid session shows %q", got)
+	}
+	if n := value(b, "look for Expire", chromedp.Evaluate[int](`document.querySelectorAll("#expire").length`)); n != 0 {
+		t.Errorf("a complete session has an Expire button")
+	}
+	b.do("open the open session", chromedp.Navigate(s.url+"/dashboard/checkout_sessions/"+openSession), chromedp.WaitVisible(chromedp.CSS("#expire")))
+	shoot("checkout_session")
+	b.do("expire it", chromedp.Click(chromedp.CSS("#expire")), chromedp.WaitVisible(chromedp.CSS(".flash")))
+	if got := value(b, "read the expired session", chromedp.Text(chromedp.CSS("#status"))); got != "Expired" {
+		t.Errorf("after Expire the session shows %q", got)
+	}
+	if got := value(b, "read the timeline", chromedp.Text(chromedp.CSS("#timeline"))); !strings.Contains(got, "checkout.session.expired") {
+		t.Errorf("timeline after Expire: %q", got)
+	}
+	if cs := apiSession(openSession); cs["status"] != "expired" {
+		t.Errorf("the API shows the dashboard's expired session as %v", cs["status"])
+	}
+	req, _ = http.NewRequest("GET", s.url+"/v1/audit_events?action=dashboard.checkout_session_expired", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	var expiries struct {
+		Data []struct {
+			Actor    string
+			ObjectID string `json:"object_id"`
+		}
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&expiries)
+	resp.Body.Close()
+	if len(expiries.Data) != 1 || !strings.HasPrefix(expiries.Data[0].Actor, "user:usr_") || expiries.Data[0].ObjectID != openSession {
+		t.Errorf("audit of the expiry: %+v", expiries.Data)
+	}
 	b.do("sign out", chromedp.Click(chromedp.CSS("#signout")), chromedp.WaitVisible(chromedp.CSS("#signin")))
 	b.do("signed out for good", chromedp.Navigate(s.url+"/dashboard/payments"), chromedp.WaitVisible(chromedp.CSS("#signin")))
 
@@ -209,6 +292,10 @@ func TestDashboardInBrowser(t *testing.T) {
 	if n := value(b, "look for buttons", chromedp.Evaluate[int](`document.querySelectorAll("#refund, #capture, #cancel, #refund-form").length`)); n != 0 {
 		t.Errorf("a viewer sees %d action controls", n)
 	}
+	b.do("viewer opens an open checkout session", chromedp.Navigate(s.url+"/dashboard/checkout_sessions/"+keptSession), chromedp.WaitVisible(chromedp.CSS("#status")))
+	if n := value(b, "look for Expire", chromedp.Evaluate[int](`document.querySelectorAll("#expire, #page-url").length`)); n != 0 {
+		t.Errorf("a viewer sees %d of Expire and the page's link", n)
+	}
 	b.do("viewer signs out", chromedp.Click(chromedp.CSS("#signout")), chromedp.WaitVisible(chromedp.CSS("#signin")))
 
 	// A viewer's forged refund, with a valid token of its own: 403, and
@@ -227,6 +314,12 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	if p := apiPayment(mastercard); p["amount_refunded"] != float64(500) {
 		t.Errorf("a viewer's refund changed the payment: amount_refunded %v", p["amount_refunded"])
+	}
+	if st, _ := forger.post("/dashboard/checkout_sessions/"+keptSession+"/expire", url.Values{"csrf_token": {vtoken}}); st != http.StatusForbidden {
+		t.Errorf("a viewer's Expire: %d, want 403", st)
+	}
+	if cs := apiSession(keptSession); cs["status"] != "open" {
+		t.Errorf("a viewer's Expire changed the session: %v", cs["status"])
 	}
 
 	// Another merchant's admin: every id of this merchant is 404.
@@ -250,7 +343,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		"new_password": {"another long passphrase"}, "confirm_password": {"another long passphrase"}}); st != http.StatusSeeOther {
 		t.Fatalf("other admin's new password: %d", st)
 	}
-	for _, path := range []string{"/dashboard/payments/" + mastercard, "/dashboard/customers/" + liveCustomer["id"].(string)} {
+	for _, path := range []string{"/dashboard/payments/" + mastercard, "/dashboard/customers/" + liveCustomer["id"].(string), "/dashboard/checkout_sessions/" + keptSession} {
 		if p := outsider.get(path); p.status != http.StatusNotFound {
 			t.Errorf("another merchant's %s: %d, want 404", path, p.status)
 		}
@@ -263,6 +356,12 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	if p := apiPayment(mastercard); p["amount_refunded"] != float64(500) {
 		t.Errorf("another merchant's refund changed the payment: amount_refunded %v", p["amount_refunded"])
+	}
+	if p := outsider.get("/dashboard/checkout_sessions"); strings.Contains(p.body, keptSession) {
+		t.Error("another merchant's list shows this merchant's checkout session")
+	}
+	if st, _ := outsider.post("/dashboard/checkout_sessions/"+keptSession+"/expire", url.Values{"csrf_token": {otoken}}); st != http.StatusNotFound {
+		t.Errorf("another merchant's Expire: %d, want 404", st)
 	}
 
 	// Five wrong passwords lock the account, with a message that says so.
@@ -308,6 +407,17 @@ func TestDashboardInBrowser(t *testing.T) {
 	if p := apiPayment(mastercard); p["amount_refunded"] != float64(500) {
 		t.Errorf("a stale refund form changed the payment: amount_refunded %v", p["amount_refunded"])
 	}
+	// Expire without a CSRF token: refused; a complete session: 409.
+	if st, _ := admin.post("/dashboard/checkout_sessions/"+keptSession+"/expire", url.Values{}); st != http.StatusForbidden {
+		t.Errorf("Expire without a CSRF token: %d, want 403", st)
+	}
+	if cs := apiSession(keptSession); cs["status"] != "open" {
+		t.Errorf("a refused Expire changed the session: %v", cs["status"])
+	}
+	if st, body := admin.post("/dashboard/checkout_sessions/"+paidSession+"/expire", url.Values{"csrf_token": {token}}); st != http.StatusConflict ||
+		!strings.Contains(body, "complete") {
+		t.Errorf("Expire of a complete session: %d, want 409 saying it is complete", st)
+	}
 
 	// Test and live never mix: live mode shows live objects only.
 	if st, _ := admin.post("/dashboard/mode", url.Values{"mode": {"live"}, "csrf_token": {token}}); st != http.StatusSeeOther {
@@ -318,6 +428,12 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	if p := admin.get("/dashboard/payments/" + mastercard); p.status != 404 {
 		t.Errorf("a test payment in live mode: %d, want 404", p.status)
+	}
+	if p := admin.get("/dashboard/checkout_sessions"); p.status != 200 || strings.Contains(p.body, keptSession) {
+		t.Errorf("live checkout sessions list: %d, or shows a test session", p.status)
+	}
+	if p := admin.get("/dashboard/checkout_sessions/" + keptSession); p.status != 404 {
+		t.Errorf("a test checkout session in live mode: %d, want 404", p.status)
 	}
 	if p := admin.get("/dashboard/customers"); !strings.Contains(p.body, "live-customer@shop.example") || strings.Contains(p.body, "test-customer@shop.example") {
 		t.Errorf("live customers list mixes modes")

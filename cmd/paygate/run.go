@@ -354,7 +354,7 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 	cust, accts := customers.NewService(db), routing.NewService(db, keyring, cfg.Production())
 	// The dashboard (issue 23) calls the same services as the API.
 	board := dashboard.New(log, dashboard.Options{SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://")},
-		dashboard.Deps{Payments: pay, Refunds: refs, Webhooks: hooks, Routing: accts, Customers: cust, Staff: users,
+		dashboard.Deps{Payments: pay, Refunds: refs, Webhooks: hooks, Routing: accts, Customers: cust, Checkout: co, Staff: users,
 			Ledger: db, Events: db, Keys: db, Audit: db})
 	handler := httpapi.NewServer(log, httpapi.Config{AdminToken: cfg.AdminToken, OpenAPI: doc, Lease: cfg.RecoveryAfter, Limiter: limits, Sealer: keyring,
 		Hasher:  idempotency.NewHasher(keyring.DeriveKey(idempotency.HasherPurpose)),

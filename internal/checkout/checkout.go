@@ -97,6 +97,13 @@ type CreateParams struct {
 // ExpireParams is the body of POST /v1/checkout_sessions/{id}/expire: none.
 type ExpireParams struct{}
 
+// ListQuery is a page of sessions, newest first, by cursor (ids).
+type ListQuery struct {
+	Limit         int
+	StartingAfter string
+	EndingBefore  string
+}
+
 // ErrNotFound is returned by a Store for a missing session, or one of
 // another merchant or mode.
 var ErrNotFound = errors.New("checkout: not found")
@@ -106,6 +113,9 @@ var ErrNotFound = errors.New("checkout: not found")
 type Store interface {
 	CreateCheckoutSession(ctx context.Context, s *Session) error
 	CheckoutSession(ctx context.Context, scope tenant.Scope, id string) (*Session, error)
+	// CheckoutSessions lists the scope's sessions, newest first, and
+	// whether more lie beyond the page.
+	CheckoutSessions(ctx context.Context, scope tenant.Scope, q ListQuery) ([]*Session, bool, error)
 	// CheckoutSessionByToken finds, across merchants, the session whose
 	// page token has this hash.
 	CheckoutSessionByToken(ctx context.Context, hash []byte) (*Session, error)
@@ -306,6 +316,23 @@ func (s *Service) Get(ctx context.Context, acct tenant.Account, id string) (*Ses
 	}
 	sess, err = s.settle(ctx, sess)
 	return s.shown(sess), err
+}
+
+// List is a page of the account's sessions, newest first, as stored: a
+// list only reads, so an open session past its expiry shows open until
+// the background round, or a read of the session itself, settles it.
+func (s *Service) List(ctx context.Context, acct tenant.Account, q ListQuery) ([]*Session, bool, error) {
+	if q.Limit <= 0 {
+		q.Limit = 10
+	}
+	out, more, err := s.store.CheckoutSessions(ctx, acct.Scope, q)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, sess := range out {
+		s.shown(sess)
+	}
+	return out, more, nil
 }
 
 // Expire ends an open session at once (checkout.session.expired). An

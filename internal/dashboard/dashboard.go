@@ -2,9 +2,10 @@
 // server-rendered pages (html/template) for a merchant's staff, with htmx
 // for partial updates and uPlot for the volume chart, both vendored and
 // embedded. It reads and changes nothing itself: every page calls the same
-// services as the API (payments, refunds, webhooks, routing, customers),
-// scoped to the signed-in user's merchant and the session's mode, so
-// another merchant's object, or the other mode's, is a 404 here as there.
+// services as the API (payments, refunds, webhooks, routing, customers,
+// checkout sessions), scoped to the signed-in user's merchant and the
+// session's mode, so another merchant's object, or the other mode's, is a
+// 404 here as there.
 package dashboard
 
 import (
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/paygate/paygate/internal/audit"
+	"github.com/paygate/paygate/internal/checkout"
 	"github.com/paygate/paygate/internal/customers"
 	"github.com/paygate/paygate/internal/events"
 	"github.com/paygate/paygate/internal/ledger"
@@ -23,6 +25,7 @@ import (
 	"github.com/paygate/paygate/internal/routing"
 	"github.com/paygate/paygate/internal/staff"
 	"github.com/paygate/paygate/internal/tenant"
+	"github.com/paygate/paygate/internal/webassets"
 	"github.com/paygate/paygate/internal/webhooks"
 )
 
@@ -57,6 +60,7 @@ type Deps struct {
 	Webhooks  *webhooks.Service
 	Routing   *routing.Service
 	Customers *customers.Service
+	Checkout  *checkout.Service
 	Staff     *staff.Service
 	Ledger    Ledger
 	Events    Events
@@ -76,7 +80,7 @@ type dashboard struct {
 	log    *slog.Logger
 	d      Deps
 	opt    Options
-	assets assets
+	assets *webassets.Set
 	pages  *templates
 }
 
@@ -88,7 +92,7 @@ func New(log *slog.Logger, opt Options, d Deps) http.Handler {
 	viewer := func(h pageFunc) http.Handler { return s.signedIn(staff.Viewer, h) }
 	admin := func(h pageFunc) http.Handler { return s.signedIn(staff.Admin, h) }
 
-	mux.HandleFunc("GET /dashboard/static/{name}", s.assets.serveAsset)
+	mux.Handle("GET /dashboard/static/{name}", s.assets)
 	mux.HandleFunc("GET /dashboard", s.home)
 	mux.HandleFunc("GET /dashboard/{$}", s.home)
 	mux.HandleFunc("GET /dashboard/signin", s.signInPage)
@@ -117,9 +121,9 @@ func New(log *slog.Logger, opt Options, d Deps) http.Handler {
 	mux.Handle("GET /dashboard/keys", viewer(s.keysPage))
 	mux.Handle("POST /dashboard/keys", admin(s.issueKey))
 	mux.Handle("POST /dashboard/keys/{id}/revoke", admin(s.revokeKey))
-	// Checkout sessions (issue 22): their list and page go here, calling
-	// the checkout service, once the checkout branch is merged; the
-	// navigation has their place marked in templates/layout.html.
+	mux.Handle("GET /dashboard/checkout_sessions", viewer(s.checkoutSessionList))
+	mux.Handle("GET /dashboard/checkout_sessions/{id}", viewer(s.checkoutSessionPage))
+	mux.Handle("POST /dashboard/checkout_sessions/{id}/expire", admin(s.expireCheckoutSession))
 
 	mux.HandleFunc("/dashboard/", s.notFound)
 	return mux

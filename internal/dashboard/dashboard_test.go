@@ -1,8 +1,11 @@
 package dashboard
 
 import (
-	"net/http"
+	"html"
+	"log/slog"
 	"net/http/httptest"
+	"path"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -49,32 +52,57 @@ func TestSafeNext(t *testing.T) {
 	}
 }
 
-// TestAssets: each static file is served compressed to a client that takes
-// gzip, cached for a year at its versioned URL only, and under nosniff's
-// exact type.
+// TestAssets: the pages' asset URLs work, and each static file is served
+// compressed to a client that takes gzip, cached for a year at its
+// versioned URL only, and under nosniff's exact type.
 func TestAssets(t *testing.T) {
+	h := New(slog.New(slog.DiscardHandler), Options{}, Deps{})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/dashboard/signin", nil))
+	if rec.Code != 200 {
+		t.Fatalf("sign-in page: %d", rec.Code)
+	}
+	var urls []string
+	for _, m := range regexp.MustCompile(`(?:href|src)="(/dashboard/static/[^"]+)"`).FindAllStringSubmatch(rec.Body.String(), -1) {
+		urls = append(urls, html.UnescapeString(m[1]))
+	}
+	if len(urls) != 3 {
+		t.Errorf("the sign-in page links %v, want its stylesheet, htmx and its script", urls)
+	}
 	a := loadAssets()
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /dashboard/static/{name}", a.serveAsset)
-	for _, name := range []string{"htmx.min.js", "uPlot.iife.min.js", "uPlot.min.css", "dashboard.css", "dashboard.js"} {
-		u := a.url(name)
+	for _, name := range []string{"uPlot.iife.min.js", "uPlot.min.css"} { // the balance page's
+		u, err := a.URL(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		urls = append(urls, u)
+	}
+	types := map[string]string{".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+	for _, u := range urls {
+		name := strings.TrimPrefix(u[:strings.Index(u, "?v=")], "/dashboard/static/")
+		body, ok := a.Body(name)
+		if !ok {
+			t.Fatalf("%s: no such file", u)
+		}
 		req := httptest.NewRequest("GET", u, nil)
 		req.Header.Set("Accept-Encoding", "gzip, br")
 		rec := httptest.NewRecorder()
-		mux.ServeHTTP(rec, req)
+		h.ServeHTTP(rec, req)
 		if rec.Code != 200 || rec.Header().Get("Content-Encoding") != "gzip" || !strings.Contains(rec.Header().Get("Cache-Control"), "immutable") ||
-			rec.Body.Len() >= len(a[name].body) {
-			t.Errorf("%s: %d %v, %d bytes of %d", u, rec.Code, rec.Header(), rec.Body.Len(), len(a[name].body))
+			rec.Header().Get("Content-Type") != types[path.Ext(name)] || rec.Header().Get("X-Content-Type-Options") != "nosniff" || rec.Body.Len() >= len(body) {
+			t.Errorf("%s: %d %v, %d bytes of %d", u, rec.Code, rec.Header(), rec.Body.Len(), len(body))
 		}
 		rec = httptest.NewRecorder()
-		mux.ServeHTTP(rec, httptest.NewRequest("GET", "/dashboard/static/"+name, nil))
-		if rec.Header().Get("Cache-Control") != "no-cache" || rec.Header().Get("Content-Encoding") != "" || rec.Body.Len() != len(a[name].body) {
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/dashboard/static/"+name, nil))
+		if rec.Header().Get("Cache-Control") != "no-cache" || rec.Header().Get("Content-Encoding") != "" || rec.Body.Len() != len(body) {
 			t.Errorf("%s without its version or gzip: %v", name, rec.Header())
 		}
 	}
-	rec := httptest.NewRecorder()
-	mux.ServeHTTP(rec, httptest.NewRequest("GET", "/dashboard/static/nothing.js", nil))
-	if rec.Code != 404 {
-		t.Errorf("an unknown file: %d", rec.Code)
+	for _, p := range []string{"/dashboard/static/nothing.js", "/dashboard/static/static/dashboard.js"} {
+		rec = httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", p, nil))
+		if rec.Code != 404 {
+			t.Errorf("%s: %d, want 404", p, rec.Code)
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/paygate/paygate/internal/currency"
 	"github.com/paygate/paygate/internal/payments"
 	"github.com/paygate/paygate/internal/staff"
+	"github.com/paygate/paygate/internal/webassets"
 )
 
 //go:embed templates
@@ -31,11 +32,11 @@ type templates struct {
 
 // pages are the templates of templates/, each rendered inside layout.html.
 var pageNames = []string{"signin", "password", "error", "payments", "payment", "refunds", "balance",
-	"customers", "customer", "webhooks", "webhook", "connectors", "keys"}
+	"customers", "customer", "checkout_sessions", "checkout_session", "webhooks", "webhook", "connectors", "keys"}
 
-func parseTemplates(a assets) *templates {
+func parseTemplates(a *webassets.Set) *templates {
 	funcs := template.FuncMap{
-		"asset":   a.url,
+		"asset":   a.URL,
 		"money":   money,
 		"major":   majorUnits,
 		"when":    when,
@@ -85,6 +86,7 @@ var flashes = map[string]string{
 	"disabled":  "Endpoint disabled.",
 	"redeliver": "The event is queued for delivery again.",
 	"revoked":   "Key revoked.",
+	"expired":   "Checkout session expired.",
 }
 
 func (s *dashboard) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {

@@ -67,6 +67,13 @@ func (db *DB) CheckoutSession(ctx context.Context, scope tenant.Scope, id string
 		` FROM checkout_sessions s WHERE s.merchant_id = $1 AND s.livemode = $2 AND s.id = $3`, scope.MerchantID, scope.Livemode, id)
 }
 
+// CheckoutSessions implements checkout.Store: a page, newest first, of
+// one mode (the per-mode indexes of migration 16).
+func (db *DB) CheckoutSessions(ctx context.Context, scope tenant.Scope, q checkout.ListQuery) ([]*checkout.Session, bool, error) {
+	return sqldb.List(ctx, db.lists, `SELECT `+checkoutColumns+` FROM checkout_sessions s`, "s.id", scopeFilter("s", scope),
+		sqldb.Page{Limit: q.Limit, After: q.StartingAfter, Before: q.EndingBefore}, scanCheckout)
+}
+
 // CheckoutSessionByToken implements checkout.Store.
 func (db *DB) CheckoutSessionByToken(ctx context.Context, hash []byte) (*checkout.Session, error) {
 	return sqldb.QueryOne(ctx, db.r, scanCheckout, checkout.ErrNotFound, `SELECT `+checkoutColumns+

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/paygate/paygate/internal/checkout"
 	"github.com/paygate/paygate/internal/customers"
 	"github.com/paygate/paygate/internal/events"
 	"github.com/paygate/paygate/internal/ids"
@@ -58,6 +59,8 @@ func TestEveryListFilterReadsAboutAPage(t *testing.T) {
 	loadHistory(t, db, small.ID, true, 300, end, func(int) string { return "succeeded" })
 	regular := loadCustomers(t, db, big.ID, false, 20000, end)
 	loadCustomers(t, db, small.ID, true, 300, end)
+	loadCheckoutSessions(t, db, big.ID, false, 20000, end)
+	loadCheckoutSessions(t, db, small.ID, true, 300, end)
 	if _, err := db.SQL().ExecContext(ctx, `ANALYZE`); err != nil {
 		t.Fatal(err)
 	}
@@ -119,6 +122,12 @@ func TestEveryListFilterReadsAboutAPage(t *testing.T) {
 				_, _, err := db.Customers(ctx, scope, customers.ListQuery{Limit: 10, Email: "shared@example.com"})
 				return err
 			}})
+	}
+	for _, scope := range []tenant.Scope{bigScope, smallScope, {MerchantID: big.ID, Livemode: true}} {
+		checks = append(checks, check{"checkout sessions all", func() error {
+			_, _, err := db.CheckoutSessions(ctx, scope, checkout.ListQuery{Limit: 10})
+			return err
+		}})
 	}
 	checks = append(checks, check{"a customer's saved methods", func() error {
 		_, _, err := db.CustomerMethods(ctx, bigScope, regular, payments.MethodListQuery{Limit: 10})
@@ -231,6 +240,31 @@ func loadCustomers(t *testing.T, db *store.DB, merchantID string, livemode bool,
 		}
 	}
 	return cids[100]
+}
+
+// loadCheckoutSessions writes n checkout sessions of merchantID, one
+// every 30 minutes up to end, most expired, a few still open.
+func loadCheckoutSessions(t *testing.T, db *store.DB, merchantID string, livemode bool, n int, end time.Time) {
+	t.Helper()
+	var sids, sts []string
+	var ats []time.Time
+	for i := range n {
+		at := end.Add(-time.Duration(n-i) * 30 * time.Minute).UTC().Truncate(time.Microsecond)
+		sids = append(sids, ids.NewAt(ids.Checkout, at))
+		st := "expired"
+		if i >= n-5 {
+			st = "open"
+		}
+		sts = append(sts, st)
+		ats = append(ats, at)
+	}
+	if _, err := db.SQL().ExecContext(context.Background(), `INSERT INTO checkout_sessions (id, merchant_id, livemode, status, amount, currency,
+		success_url, cancel_url, capture_method, token_hash, expires_at, created_at, updated_at)
+		SELECT id, $1, $2, status, 1000, 'USD', 'https://shop.example/ok', 'https://shop.example/cart', 'automatic',
+			sha256(id::bytea), at + interval '1 day', at, at FROM unnest($3::text[], $4::text[], $5::timestamptz[]) AS u(id, status, at)`,
+		merchantID, livemode, sids, sts, ats); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // args are a statement's arguments, without the driver's options.

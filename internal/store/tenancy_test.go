@@ -267,6 +267,9 @@ func TestStoreTenancy(t *testing.T) {
 				return none(as, false, err)
 			},
 			"CheckoutSession": func(s tenant.Scope) error { return notFound(db.CheckoutSession(ctx, s, cs.ID)) },
+			"CheckoutSessions": func(s tenant.Scope) error {
+				return none(db.CheckoutSessions(ctx, s, checkout.ListQuery{Limit: 100}))
+			},
 			"UpdateCheckoutSession": func(s tenant.Scope) error {
 				return notFound(db.UpdateCheckoutSession(ctx, s, cs.ID, func(*checkout.Session) ([]events.Event, bool, error) { return nil, false, errCalled }))
 			},
@@ -397,6 +400,10 @@ func TestStoreTenancy(t *testing.T) {
 		}
 		if eps, _, err := db.Endpoints(ctx, tenant.Scope{MerchantID: b.ID}, all); err != nil || len(eps) != 1 || eps[0].ID != epB.ID {
 			t.Errorf("B's endpoints: %d (%v), want its own", len(eps), err)
+		}
+		// A's own scope lists its session: the probe above can fail.
+		if ss, _, err := db.CheckoutSessions(ctx, tenant.Scope{MerchantID: a.ID}, checkout.ListQuery{Limit: 100}); err != nil || len(ss) != 1 || ss[0].ID != cs.ID {
+			t.Errorf("A's checkout sessions: %d (%v), want its own", len(ss), err)
 		}
 		if after := storetest.Dump(t, db); after != before {
 			t.Errorf("calls from other scopes changed the database:\n%s", lineDiff(before, after))
