@@ -17,7 +17,8 @@ import (
 // Stripe); Stripe's events (a 3-D Secure payment decided on Stripe's side, a
 // refund settling later) go through the same transitions as a synchronous
 // answer; the customer's return from Stripe's page is read back from
-// Stripe; a forged, unsigned, stale or foreign event changes nothing.
+// Stripe; a forged, unsigned, stale or foreign event changes nothing; a
+// card is verified with a SetupIntent before it is saved.
 func TestStripeEndToEnd(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, backend string) {
 		h := start(t, backend)
@@ -140,6 +141,31 @@ func TestStripeEndToEnd(t *testing.T) {
 		}
 		if p = h.obj("GET", "/v1/payments/"+p["id"].(string), h.keyA, nil, 200); p["status"] != "succeeded" || p["amount_received"] != 2000.0 {
 			t.Errorf("paid at Stripe's page, then expired: %v %v", p["status"], p["amount_received"])
+		}
+
+		// A card verified by a SetupIntent, saved, then charged off
+		// session; a declined or 3-D Secure card is not saved.
+		cus := h.customer(h.keyA, "jane@example.com")
+		verifs, auths := fake.Performed("verify"), fake.Performed("authorize")
+		saved := h.obj("POST", "/v1/payment_methods", h.keyA, map[string]any{"type": "card", "card": card("4242424242424242")["card"], "customer": cus, "verify": true}, 201)
+		if saved["customer"] != cus || fake.Performed("verify") != verifs+1 || fake.Performed("authorize") != auths {
+			t.Fatalf("verified card %v: %d SetupIntents, %d PaymentIntents", saved, fake.Performed("verify")-verifs, fake.Performed("authorize")-auths)
+		}
+		if ids := fake.SetupIntents()[saved["id"].(string)+":verify"]; len(ids) != 1 {
+			t.Errorf("SetupIntents of the verification: %v", ids)
+		}
+		e := h.apiErr("POST", "/v1/payment_methods", h.keyA, map[string]any{"type": "card", "card": card("4000000000000002")["card"], "customer": cus, "verify": true}, 402, "card_declined", "verify")
+		if e["type"] != "card_error" || e["decline_code"] != "generic_decline" {
+			t.Errorf("declined verification: %v", e)
+		}
+		h.apiErr("POST", "/v1/payment_methods", h.keyA, map[string]any{"type": "card", "card": card("4000000000003220")["card"], "customer": cus, "verify": true}, 402, "authentication_required", "verify")
+		if got := h.savedMethods(h.keyA, cus); len(got) != 1 || got[0] != saved["id"] {
+			t.Errorf("saved methods %v, want only %v", got, saved["id"])
+		}
+		mit := h.obj("POST", "/v1/payments", h.keyA, map[string]any{"amount": 700, "currency": "usd", "confirm": true,
+			"customer": cus, "payment_method": saved["id"], "off_session": true}, 201)
+		if mit["status"] != "succeeded" {
+			t.Errorf("off session after a verification: %v %v", mit["status"], mit["failure_code"])
 		}
 		h.verifyLedger()
 	})

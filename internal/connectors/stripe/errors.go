@@ -60,8 +60,11 @@ func failure(err error) (connectors.Result, error) {
 		return connectors.Result{}, connectors.NotProcessed(fmt.Errorf("stripe rate limited the request (HTTP 429 %s): %s", se.Code, se.Msg))
 	case se.Type == stripego.ErrorTypeCard:
 		res := declineResult(string(se.Code), string(se.DeclineCode), se.Msg)
-		if se.PaymentIntent != nil {
+		switch {
+		case se.PaymentIntent != nil:
 			res.ProcessorID = se.PaymentIntent.ID
+		case se.SetupIntent != nil: // a verification's
+			res.ProcessorID = se.SetupIntent.ID
 		}
 		return res, nil
 	case se.Type == stripego.ErrorTypeInvalidRequest && (se.HTTPStatusCode == http.StatusBadRequest || se.HTTPStatusCode == http.StatusNotFound):
@@ -92,13 +95,15 @@ func unexpectedState(err error) *stripego.PaymentIntent {
 }
 
 // declineResult maps Stripe's code and decline_code of a refused payment
-// (a card_error, or a PaymentIntent's last_payment_error) to paygate's
+// or verification (a card_error, a PaymentIntent's last_payment_error or
+// a SetupIntent's last_setup_error) to paygate's
 // failure_code and decline_code, as the sandbox reports its test cards:
 //
 //	card_declined + decline_code X     → declined card_declined / X (generic_decline when Stripe gives none)
 //	expired_card, incorrect_cvc, …     → declined with that code as both codes
 //	processing_error                   → failed processing_error
 //	payment_intent_authentication_failure → declined authentication_failed
+//	setup_intent_authentication_failure   → the same, of a verification
 //	any other code                     → declined with Stripe's codes
 //
 // Codes: Stripe's "Error codes" and "Decline codes" references; the test
@@ -113,7 +118,7 @@ func declineResult(code, declineCode, message string) connectors.Result {
 		res.FailureCode, res.DeclineCode = code, orString(declineCode, code)
 	case "processing_error":
 		res.Outcome, res.FailureCode, res.DeclineCode = connectors.Failed, "processing_error", declineCode
-	case "payment_intent_authentication_failure":
+	case "payment_intent_authentication_failure", "setup_intent_authentication_failure":
 		res.FailureCode, res.DeclineCode = "authentication_failed", "authentication_failed"
 	default:
 		res.FailureCode, res.DeclineCode = code, declineCode

@@ -47,7 +47,10 @@ import (
 // perform it.
 // A completed 3-D Secure step (CompleteAction) is a read, not an
 // operation at Stripe: its reference is never found, and resending it is
-// harmless.
+// harmless. A card verification (a SetupIntent, setup.go) is not looked
+// up either: paygate never recovers one (an unknown outcome saves nothing,
+// and the merchant sends the card again under a new reference), and
+// Stripe has no search of SetupIntents; its reference is ErrNotFound.
 func (c *Connector) Lookup(ctx context.Context, reference string) (connectors.Result, error) {
 	if strings.HasPrefix(reference, "re_") {
 		r, err := c.refundOf(ctx, reference)

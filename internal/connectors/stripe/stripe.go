@@ -36,9 +36,12 @@
 //     (a decline), never requires_action. Stripe keeps the network
 //     transaction id of a card's first charge on its own objects and has
 //     no PaymentIntent parameter to pass one (its API description has
-//     none): it links the charges itself. A verification (an
-//     authorization of 0) is refused here: Stripe does it with
-//     SetupIntents, which this connector does not use.
+//     none): it links the charges itself.
+//   - Authorize with Verify (a card checked before it is saved, no
+//     charge): Stripe's way is a SetupIntent, not a PaymentIntent of 0.
+//     The same PaymentMethod as a charge's, then POST /v1/setup_intents
+//     (payment_method, payment_method_types[]=card, confirm=true,
+//     usage=off_session, metadata[paygate_reference]); see setup.go.
 //   - Refund: POST /v1/refunds (payment_intent, amount,
 //     metadata[paygate_reference]).
 //   - CompleteAction and Lookup: read only (see lookup.go).
@@ -88,8 +91,8 @@ var (
 
 // New makes the connector of a Stripe account. Credentials: secret_key
 // (required: sk_test_…/sk_live_…, or a restricted rk_test_…/rk_live_… key
-// with the PaymentIntents, PaymentMethods and Refunds permissions) and
-// webhook_secret (optional, whsec_…: the signing secret of the webhook
+// with the PaymentIntents, PaymentMethods, SetupIntents and Refunds
+// permissions) and webhook_secret (optional, whsec_…: the signing secret of the webhook
 // endpoint registered at Stripe; without it ParseWebhook refuses every
 // request). cfg.BaseURL, when set, points the client at another server
 // (stripe-mock, a test server); cfg.HTTP is the client of every call.
@@ -151,14 +154,14 @@ func idempotencyKey(reference string, part ...string) *string {
 
 // Authorize implements connectors.Connector.
 func (c *Connector) Authorize(ctx context.Context, req connectors.AuthorizeRequest) (connectors.Result, error) {
+	if req.Verify {
+		return c.verify(ctx, req)
+	}
 	params := &stripego.PaymentIntentCreateParams{
 		Amount:        stripego.Int64(req.Amount),
 		Currency:      stripego.String(strings.ToLower(req.Currency)),
 		Confirm:       stripego.Bool(true),
 		CaptureMethod: stripego.String(captureMethod(req.Capture)),
-	}
-	if req.Verify {
-		return failed("processing_error", "Stripe verifies a card with a SetupIntent, which paygate does not use: save the card with a payment (setup_future_usage) instead."), nil
 	}
 	if req.OffSession {
 		params.OffSession = stripego.Bool(true)
@@ -173,21 +176,8 @@ func (c *Connector) Authorize(ctx context.Context, req connectors.AuthorizeReque
 	m := req.Method
 	switch {
 	case m.Card != nil:
-		card := &stripego.PaymentMethodCreateCardParams{
-			Number:   stripego.String(m.Card.Number),
-			ExpMonth: stripego.Int64(int64(m.Card.ExpMonth)),
-			ExpYear:  stripego.Int64(int64(m.Card.ExpYear)),
-		}
-		if m.Card.CVC != "" {
-			card.CVC = stripego.String(m.Card.CVC)
-		}
-		// A recovery resends a stored card without its CVC (never kept):
-		// another request, so another key, or Stripe would refuse it.
-		part := "payment_method"
-		if m.Card.CVC == "" {
-			part += ":no_cvc"
-		}
-		pm, res, err := c.paymentMethod(ctx, req.Reference, card, part)
+		card, part := cardParams(m.Card)
+		pm, res, err := c.paymentMethod(ctx, req.Reference, card, part, c.authorizationAfterConflict)
 		if pm == nil {
 			return res, err
 		}
@@ -197,7 +187,7 @@ func (c *Connector) Authorize(ctx context.Context, req connectors.AuthorizeReque
 		if m.Wallet.Token == "" {
 			return failed("invalid_request", "The wallet payment has no token."), nil
 		}
-		pm, res, err := c.paymentMethod(ctx, req.Reference, &stripego.PaymentMethodCreateCardParams{Token: stripego.String(m.Wallet.Token)}, "payment_method")
+		pm, res, err := c.paymentMethod(ctx, req.Reference, &stripego.PaymentMethodCreateCardParams{Token: stripego.String(m.Wallet.Token)}, "payment_method", c.authorizationAfterConflict)
 		if pm == nil {
 			return res, err
 		}
@@ -246,10 +236,36 @@ func (c *Connector) returnURLFor(req connectors.AuthorizeRequest) string {
 	return strings.ReplaceAll(c.returnURL, "{payment}", url.PathEscape(payment))
 }
 
-// paymentMethod creates the PaymentMethod of an authorization. It answers
-// the PaymentMethod, or (with a nil one) the result or error that ends the
-// authorization: a card refused by Stripe is a decline.
-func (c *Connector) paymentMethod(ctx context.Context, reference string, card *stripego.PaymentMethodCreateCardParams, part string) (*stripego.PaymentMethod, connectors.Result, error) {
+// cardParams are the card fields of the PaymentMethod of a card, with the
+// part of its idempotency key: a recovery resends a stored card without
+// its CVC (never kept), another request, so another key, or Stripe would
+// refuse it.
+func cardParams(card *connectors.Card) (*stripego.PaymentMethodCreateCardParams, string) {
+	p := &stripego.PaymentMethodCreateCardParams{
+		Number:   stripego.String(card.Number),
+		ExpMonth: stripego.Int64(int64(card.ExpMonth)),
+		ExpYear:  stripego.Int64(int64(card.ExpYear)),
+	}
+	part := "payment_method"
+	if card.CVC != "" {
+		p.CVC = stripego.String(card.CVC)
+	} else {
+		part += ":no_cvc"
+	}
+	return p, part
+}
+
+// afterConflict answers an operation whose idempotency key Stripe had
+// seen with other parameters (authorizationAfterConflict,
+// verificationAfterConflict).
+type afterConflict func(ctx context.Context, reference string, conflict error) (connectors.Result, error)
+
+// paymentMethod creates the PaymentMethod of an authorization or a
+// verification. It answers the PaymentMethod, or (with a nil one) the
+// result or error that ends the operation: a card refused by Stripe is a
+// decline; a key Stripe saw with other parameters is answered by
+// conflict.
+func (c *Connector) paymentMethod(ctx context.Context, reference string, card *stripego.PaymentMethodCreateCardParams, part string, conflict afterConflict) (*stripego.PaymentMethod, connectors.Result, error) {
 	params := &stripego.PaymentMethodCreateParams{Type: stripego.String(string(stripego.PaymentMethodTypeCard)), Card: card}
 	params.IdempotencyKey = idempotencyKey(reference, part)
 	pm, err := c.client.V1PaymentMethods.Create(ctx, params)
@@ -257,7 +273,7 @@ func (c *Connector) paymentMethod(ctx context.Context, reference string, card *s
 		return pm, connectors.Result{}, nil
 	}
 	if isIdempotencyError(err) {
-		res, err := c.authorizationAfterConflict(ctx, reference, err)
+		res, err := conflict(ctx, reference, err)
 		return nil, res, err
 	}
 	res, err := failure(err)

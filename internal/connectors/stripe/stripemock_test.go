@@ -125,10 +125,11 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	return res, err
 }
 
-// TestStripeMock sends every kind of request the connector makes to
-// stripe-mock, which validates their parameters against Stripe's API
-// description: each must be accepted (2xx) and its answer parsed. The
-// answers are canned, so outcomes are not asserted.
+// TestStripeMock sends every kind of request the connector makes (the
+// verification's SetupIntent too) to stripe-mock, which validates their
+// parameters against Stripe's API description: each must be accepted
+// (2xx) and its answer parsed. The answers are canned, so outcomes are
+// not asserted.
 func TestStripeMock(t *testing.T) {
 	base := startStripeMock(t)
 	rec := &recorder{}
@@ -158,6 +159,11 @@ func TestStripeMock(t *testing.T) {
 	must("authorize, off session")(c.Authorize(ctx, connectors.AuthorizeRequest{Reference: "pay_mock7:authorize", Amount: 2000,
 		Currency: "USD", Capture: true, Method: connectors.Method{Card: &connectors.Card{Number: "4242424242424242", ExpMonth: 12, ExpYear: 2040}},
 		OffSession: true, NetworkTransactionID: "ntx_1"}))
+	// A verification: the PaymentMethod, then a confirmed SetupIntent
+	// (stripe-mock's canned SetupIntent has no outcome to map, so only
+	// acceptance is checked, below).
+	must("verify, a SetupIntent")(c.Authorize(ctx, connectors.AuthorizeRequest{Reference: "pm_mock8:verify", Currency: "USD",
+		Method: card("4242424242424242"), SetupFutureUsage: "off_session", Verify: true}))
 	if manual.ProcessorID == "" {
 		t.Fatalf("the PaymentIntent's id was not parsed: %+v", manual)
 	}
@@ -206,7 +212,7 @@ func TestStripeMock(t *testing.T) {
 		seen[f[0]+" "+path] = true
 	}
 	for _, want := range []string{
-		"POST /v1/payment_methods", "POST /v1/payment_intents", "POST /v1/payment_intents/{id}/capture",
+		"POST /v1/payment_methods", "POST /v1/payment_intents", "POST /v1/setup_intents", "POST /v1/payment_intents/{id}/capture",
 		"POST /v1/payment_intents/{id}", "POST /v1/payment_intents/{id}/cancel", "POST /v1/refunds",
 		"GET /v1/payment_intents/search", "GET /v1/payment_intents", "GET /v1/refunds", "GET /v1/payment_intents/{id}",
 	} {

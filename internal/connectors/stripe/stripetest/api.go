@@ -41,6 +41,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		default:
 			http.NotFound(w, r)
 		}
+	case r.Method == http.MethodPost && r.URL.Path == "/v1/setup_intents":
+		s.createSetupIntent(w, r)
 	case r.Method == http.MethodPost && r.URL.Path == "/v1/refunds":
 		s.createRefund(w, r)
 	case r.Method == http.MethodGet && r.URL.Path == "/v1/refunds":

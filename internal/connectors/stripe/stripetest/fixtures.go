@@ -43,9 +43,9 @@ type documentedError struct {
 // read once: they are embedded, so one that is missing or not JSON is the
 // fake's own bug.
 type fixtures struct {
-	intent, paymentMethod, refund, event, nextAction map[string]any
-	errors                                           map[string]documentedError
-	lists                                            map[string]map[string]any
+	intent, paymentMethod, refund, event, nextAction, setupIntent map[string]any
+	errors                                                        map[string]documentedError
+	lists                                                         map[string]map[string]any
 }
 
 var fx = loadFixtures()
@@ -54,7 +54,7 @@ func loadFixtures() fixtures {
 	var f fixtures
 	for name, v := range map[string]any{
 		"payment_intent.json": &f.intent, "payment_method.json": &f.paymentMethod, "refund.json": &f.refund,
-		"event.json": &f.event, "next_action.json": &f.nextAction, "errors.json": &f.errors, "lists.json": &f.lists,
+		"setup_intent.json": &f.setupIntent, "event.json": &f.event, "next_action.json": &f.nextAction, "errors.json": &f.errors, "lists.json": &f.lists,
 	} {
 		b, err := testdata.ReadFile("testdata/" + name)
 		if err == nil {

@@ -1,11 +1,12 @@
 // Package stripetest is a fake Stripe API for tests: the PaymentIntents,
-// PaymentMethods and Refunds endpoints paygate's Stripe connector calls,
-// for the connector's own tests and for those that run paygate against a
-// Stripe account (the HTTP API end to end, the crash tests and the soak
-// of cmd/paygate). It answers with bodies built from Stripe's documented
-// examples (testdata, see its README), with just enough state to behave:
-// PaymentMethods whose card number or token picks the outcome (Stripe's
-// test cards), PaymentIntents, captures, cancels and refunds, idempotency
+// PaymentMethods, SetupIntents and Refunds endpoints paygate's Stripe
+// connector calls, for the connector's own tests and for those that run
+// paygate against a Stripe account (the HTTP API end to end, the crash
+// tests and the soak of cmd/paygate). It answers with bodies built from
+// Stripe's documented examples (testdata, see its README), with just
+// enough state to behave: PaymentMethods whose card number or token picks
+// the outcome (Stripe's test cards), PaymentIntents, SetupIntents (card
+// verifications), captures, cancels and refunds, idempotency
 // keys (a repeated key replays the first answer; the same key with other
 // parameters is refused, as Stripe does), search by metadata and lists,
 // the secret key in the Authorization header, redirects to pass, and the
@@ -68,6 +69,7 @@ type Server struct {
 	intents     map[string]*intent
 	intentIDs   []string // in creation order
 	refunds     map[string]*refund
+	setups      map[string]*setupIntent
 	refundIDs   []string
 	idem        map[string]idemEntry // by Idempotency-Key
 	performed   map[string]int
@@ -110,7 +112,7 @@ type idemEntry struct {
 
 func newServer() *Server {
 	return &Server{done: make(chan struct{}), key: SecretKey, clock: time.Now().Unix(),
-		cards: map[string]string{}, intents: map[string]*intent{}, refunds: map[string]*refund{},
+		cards: map[string]string{}, intents: map[string]*intent{}, refunds: map[string]*refund{}, setups: map[string]*setupIntent{},
 		idem: map[string]idemEntry{}, performed: map[string]int{}}
 }
 
@@ -178,9 +180,10 @@ func (s *Server) SetSecretKey(key string) {
 }
 
 // Performed counts the operations of a kind ("authorize", "capture",
-// "void", "refund") the fake performed. An authorization is a confirmed
-// PaymentIntent, declined or not; a request Stripe refuses, or one
-// answered again under its Idempotency-Key, is not one.
+// "void", "refund", "verify") the fake performed. An authorization is a
+// confirmed PaymentIntent, declined or not, a verification a confirmed
+// SetupIntent; a request Stripe refuses, or one answered again under its
+// Idempotency-Key, is not one.
 func (s *Server) Performed(kind string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
