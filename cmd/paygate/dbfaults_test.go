@@ -333,6 +333,9 @@ func checkFaultLogs(t *testing.T, r *crashRig, faults int) {
 		}
 		byMsg[rec.Level+" "+rec.Msg]++
 		total++
+		if rec.Level == "ERROR" && rec.Msg != "database unavailable" && byMsg[rec.Level+" "+rec.Msg] <= 5 {
+			t.Logf("gateway: %s", line)
+		}
 	}
 	if total > 30*faults {
 		t.Errorf("%d warnings and errors for %d faults, want at most %d: %v", total, faults, 30*faults, byMsg)

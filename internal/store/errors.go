@@ -24,7 +24,11 @@ func IsUnavailable(err error) bool {
 		errors.Is(err, context.DeadlineExceeded),
 		// The server went away mid-statement (a crash, an immediate stop,
 		// a failover): the connection ends without an error message.
-		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF),
+		// A later statement on a connection that such a fault (or a fatal
+		// error from a server shutting down) closed, in the same
+		// transaction or pipeline.
+		errors.Is(err, pgconn.ErrConnClosed):
 		return true
 	}
 	var pgErr *pgconn.PgError

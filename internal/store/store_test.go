@@ -3,10 +3,13 @@ package store_test
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/paygate/paygate/internal/audit"
 	"github.com/paygate/paygate/internal/clock"
@@ -225,6 +228,29 @@ func TestUnavailable(t *testing.T) {
 	}
 	if store.IsUnavailable(errors.New("syntax error")) {
 		t.Fatal("a plain error classed as unavailable")
+	}
+}
+
+// A statement on a connection the driver already closed (a fatal error
+// ended it: the server stopped or went away, earlier in the same
+// transaction) is the database unavailable, not an internal error: the
+// fault soak met it as a 500 when the database stopped under a refund.
+func TestUnavailableOnClosedConnection(t *testing.T) {
+	if os.Getenv(storetest.EnvURL) == "" {
+		storetest.Backends(t) // fails under CI
+		t.Skip("needs PostgreSQL")
+	}
+	ctx := context.Background()
+	conn, err := pgconn.Connect(ctx, os.Getenv(storetest.EnvURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, err = conn.Exec(ctx, "SELECT 1").ReadAll()
+	if err == nil || !store.IsUnavailable(err) {
+		t.Fatalf("a statement on a closed connection: %v, unavailable=%v", err, store.IsUnavailable(err))
 	}
 }
 
