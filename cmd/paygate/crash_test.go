@@ -177,14 +177,32 @@ func (r *crashRig) call(method, path, key, idemKey string, body any) (int, map[s
 // retry sends a request with an idempotency key until it gets an answer
 // that is not "try again" (no connection, 409 key in use, 5xx).
 func (r *crashRig) retry(method, path, key, idemKey string, body any, deadline time.Time) (int, map[string]any) {
+	return retryUntil(deadline, 20*time.Millisecond, failedOrInUse, func() (int, map[string]any) {
+		return r.call(method, path, key, idemKey, body)
+	})
+}
+
+// retryUntil calls until again no longer holds of the answer or deadline
+// passes, pausing between calls, and returns the last answer.
+func retryUntil(deadline time.Time, pause time.Duration, again func(status int, m map[string]any) bool,
+	call func() (int, map[string]any)) (int, map[string]any) {
 	for {
-		status, m := r.call(method, path, key, idemKey, body)
-		inUse := status == 409 && strings.Contains(fmt.Sprint(m["error"]), "idempotency_key_in_use")
-		if (status != 0 && status < 500 && !inUse) || time.Now().After(deadline) {
+		status, m := call()
+		if !again(status, m) || time.Now().After(deadline) {
 			return status, m
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(pause)
 	}
+}
+
+// keyInUse: a 409 for an Idempotency-Key whose first request still runs.
+func keyInUse(status int, m map[string]any) bool {
+	return status == 409 && strings.Contains(fmt.Sprint(m["error"]), "idempotency_key_in_use")
+}
+
+// failedOrInUse: no answer, any 5xx, or the key in use.
+func failedOrInUse(status int, m map[string]any) bool {
+	return status == 0 || status >= 500 || keyInUse(status, m)
 }
 
 // merchantKey creates a merchant; with a fake Stripe, its payments go to a

@@ -122,14 +122,9 @@ func (l *dbLoad) final(id string, m map[string]any) map[string]any {
 // for a key still in use. Anything else of 500 or more, or no answer, is
 // a breach of the contract, recorded, and retried too.
 func (l *dbLoad) retry(method, path, idemKey string, body any) (int, map[string]any) {
-	for {
-		status, m := l.call(method, path, idemKey, body)
-		inUse := status == 409 && strings.Contains(fmt.Sprint(m["error"]), "idempotency_key_in_use")
-		if (status != 0 && status < 500 && !inUse) || time.Now().After(l.deadline) {
-			return status, m
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return retryUntil(l.deadline, 50*time.Millisecond, failedOrInUse, func() (int, map[string]any) {
+		return l.call(method, path, idemKey, body)
+	})
 }
 
 // call sends one request and checks the contract of its answer.

@@ -326,16 +326,12 @@ func (l *faultLoad) call(method, path, idemKey string, body any) (int, map[strin
 // send retries a request under its idempotency key while the answer says
 // to (none, 409 key in use, 502, 503), for up to 30 s.
 func (l *faultLoad) send(method, path, idemKey string, body any) (int, map[string]any) {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		status, m := l.call(method, path, idemKey, body)
-		inUse := status == 409 && strings.Contains(fmt.Sprint(m["error"]), "idempotency_key_in_use")
-		again := status == 0 || inUse || status == 502 || status == 503
-		if !again || time.Now().After(deadline) {
-			return status, m
-		}
-		time.Sleep(50 * time.Millisecond)
+	again := func(status int, m map[string]any) bool {
+		return status == 0 || status == 502 || status == 503 || keyInUse(status, m)
 	}
+	return retryUntil(time.Now().Add(30*time.Second), 50*time.Millisecond, again, func() (int, map[string]any) {
+		return l.call(method, path, idemKey, body)
+	})
 }
 
 // settled polls an object whose operation's outcome paygate does not know

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/paygate/paygate/internal/apierror"
+	"github.com/paygate/paygate/internal/cards"
 	"github.com/paygate/paygate/internal/checkout"
 	"github.com/paygate/paygate/internal/currency"
 	"github.com/paygate/paygate/internal/payments"
@@ -548,12 +549,7 @@ func (p *Pages) parse(r *http.Request, sess *checkout.Session, v view) (checkout
 // authority on the number, the expiry and the CVC.
 func parseCard(f url.Values, now time.Time) (*payments.CardData, map[string]string) {
 	errs := map[string]string{}
-	number := strings.Map(func(r rune) rune {
-		if r == ' ' || r == '-' {
-			return -1
-		}
-		return r
-	}, f.Get("number"))
+	number := cards.Normalize(f.Get("number"))
 	name := strings.TrimSpace(f.Get("name"))
 	cvc := strings.TrimSpace(f.Get("cvc"))
 	if number == "" {
@@ -685,16 +681,8 @@ func sameOrigin(next, success string, r *http.Request) bool {
 // FormatAmount shows an amount in its currency: "$42.00", "€42.00",
 // "¥4,200", "42.000 KWD".
 func FormatAmount(amount int64, code string) string {
-	c, ok := currency.Lookup(code)
-	digits := 0
-	if ok {
-		digits = c.MinorUnits
-	}
-	s := strconv.FormatInt(amount, 10)
-	for len(s) <= digits {
-		s = "0" + s
-	}
-	whole, frac := s[:len(s)-digits], s[len(s)-digits:]
+	c, _ := currency.Lookup(code) // unknown: no decimals
+	whole, frac, hasFrac := strings.Cut(currency.Major(amount, c.MinorUnits), ".")
 	var b strings.Builder
 	for i, r := range whole {
 		if i > 0 && (len(whole)-i)%3 == 0 {
@@ -703,7 +691,7 @@ func FormatAmount(amount int64, code string) string {
 		b.WriteRune(r)
 	}
 	num := b.String()
-	if digits > 0 {
+	if hasFrac {
 		num += "." + frac
 	}
 	switch code {

@@ -1,7 +1,10 @@
 // Package currency holds the ISO 4217 currencies a payment can be made in.
 package currency
 
-import "slices"
+import (
+	"slices"
+	"strconv"
+)
 
 // Currency is an ISO 4217 currency. MinorUnits is the number of decimal
 // places between the major unit and the smallest amount (2 for USD cents,
@@ -44,6 +47,26 @@ func Lookup(code string) (Currency, bool) {
 		return Currency{}, false
 	}
 	return currencies[i], true
+}
+
+// Major writes an amount of minor units in the main unit, with digits
+// decimals: 1050 and 2 are "10.50", -5 and 2 "-0.05", 4200 and 0 "4200".
+func Major(amount int64, digits int) string {
+	neg := amount < 0
+	if neg {
+		amount = -amount
+	}
+	s := strconv.FormatInt(amount, 10)
+	if digits > 0 {
+		for len(s) <= digits {
+			s = "0" + s
+		}
+		s = s[:len(s)-digits] + "." + s[len(s)-digits:]
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
 }
 
 // All returns every currency sorted by code (a fresh slice).

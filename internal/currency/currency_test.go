@@ -94,3 +94,15 @@ func BenchmarkLookup(b *testing.B) {
 		_, _ = currency.Lookup("usd")
 	}
 }
+
+func TestMajor(t *testing.T) {
+	for _, c := range []struct {
+		amount int64
+		digits int
+		want   string
+	}{{1050, 2, "10.50"}, {5, 2, "0.05"}, {-5, 2, "-0.05"}, {4200, 0, "4200"}, {42000, 3, "42.000"}, {0, 2, "0.00"}} {
+		if got := currency.Major(c.amount, c.digits); got != c.want {
+			t.Errorf("Major(%d, %d) = %q, want %q", c.amount, c.digits, got, c.want)
+		}
+	}
+}

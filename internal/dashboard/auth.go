@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -264,7 +265,7 @@ func formatSeconds(d time.Duration) string {
 	if secs < 1 {
 		secs = 1
 	}
-	return itoa(secs)
+	return strconv.Itoa(secs)
 }
 
 // clientAddr is the client's address as the HTTP layer found it (behind a

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -53,16 +54,13 @@ func pageOf(q url.Values, first, last string, after, before string, more bool) p
 		return "?" + v.Encode()
 	}
 	if first == "" {
-		if before != "" { // walked back past the start: the newest page is there
-			p.Next = ""
-		}
 		return p
 	}
 	backward := before != ""
 	if (backward && more) || (!backward && after != "") {
 		p.Prev = link("before", first)
 	}
-	if (!backward && more) || backward {
+	if backward || more {
 		p.Next = link("after", last)
 	}
 	return p
@@ -250,7 +248,7 @@ func (s *dashboard) capture(w http.ResponseWriter, r *http.Request, sess *staff.
 	if err != nil {
 		return s.actionFailed(w, r, sess, id, err)
 	}
-	s.record(r, sess, "dashboard.payment_captured", id, map[string]string{"amount": itoa64(p.AmountReceived), "currency": p.Currency})
+	s.record(r, sess, "dashboard.payment_captured", id, map[string]string{"amount": strconv.FormatInt(p.AmountReceived, 10), "currency": p.Currency})
 	s.done(w, r, "/dashboard/payments/"+id, "capture")
 	return nil
 }
@@ -278,7 +276,7 @@ func (s *dashboard) refund(w http.ResponseWriter, r *http.Request, sess *staff.S
 	if err != nil {
 		return err
 	}
-	if f.Get("seen") != itoa64(p.AmountRefunded+p.AmountRefundPending) {
+	if f.Get("seen") != strconv.FormatInt(p.AmountRefunded+p.AmountRefundPending, 10) {
 		return s.actionFailed(w, r, sess, id, &apierror.Error{Kind: apierror.KindConflict, Code: "payment_changed",
 			Message: "The payment changed since this page was shown (another refund?). Check it, then refund again if you still mean to."})
 	}
@@ -301,7 +299,7 @@ func (s *dashboard) refund(w http.ResponseWriter, r *http.Request, sess *staff.S
 	if err != nil {
 		return s.actionFailed(w, r, sess, id, err)
 	}
-	s.record(r, sess, "dashboard.refund_created", ref.ID, map[string]string{"payment_id": id, "amount": itoa64(ref.Amount), "currency": ref.Currency})
+	s.record(r, sess, "dashboard.refund_created", ref.ID, map[string]string{"payment_id": id, "amount": strconv.FormatInt(ref.Amount, 10), "currency": ref.Currency})
 	s.done(w, r, "/dashboard/payments/"+id, "refund")
 	return nil
 }
@@ -596,5 +594,3 @@ func (s *dashboard) revokeKey(w http.ResponseWriter, r *http.Request, sess *staf
 	s.done(w, r, "/dashboard/keys", "revoked")
 	return nil
 }
-
-func itoa64(n int64) string { return strconvFormat(n) }

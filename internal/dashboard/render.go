@@ -142,10 +142,6 @@ func (s *dashboard) fail(w http.ResponseWriter, r *http.Request, sess *staff.Ses
 	s.renderError(w, r, sess, http.StatusInternalServerError, "Something went wrong; it is logged. Try again in a moment.")
 }
 
-func itoa(n int) string { return strconv.Itoa(n) }
-
-func strconvFormat(n int64) string { return strconv.FormatInt(n, 10) }
-
 // minorUnits is a currency's number of decimals (2 when unknown).
 func minorUnits(code string) int {
 	if c, ok := currency.Lookup(code); ok {
@@ -157,22 +153,7 @@ func minorUnits(code string) int {
 // majorUnits writes an amount in the currency's main unit: 1050 USD is
 // "10.50".
 func majorUnits(amount int64, code string) string {
-	units := minorUnits(code)
-	neg := amount < 0
-	if neg {
-		amount = -amount
-	}
-	s := strconv.FormatInt(amount, 10)
-	if units > 0 {
-		for len(s) <= units {
-			s = "0" + s
-		}
-		s = s[:len(s)-units] + "." + s[len(s)-units:]
-	}
-	if neg {
-		s = "-" + s
-	}
-	return s
+	return currency.Major(amount, minorUnits(code))
 }
 
 func money(amount int64, code string) string {

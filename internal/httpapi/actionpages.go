@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/paygate/paygate/internal/currency"
@@ -184,15 +183,8 @@ func origin(raw string) string {
 }
 
 func formatAmount(amount int64, code string) string {
-	c, ok := currency.Lookup(code)
-	if !ok || c.MinorUnits == 0 {
-		return strconv.FormatInt(amount, 10) + " " + code
-	}
-	s := strconv.FormatInt(amount, 10)
-	for len(s) <= c.MinorUnits {
-		s = "0" + s
-	}
-	return s[:len(s)-c.MinorUnits] + "." + s[len(s)-c.MinorUnits:] + " " + code
+	c, _ := currency.Lookup(code) // unknown: no decimals
+	return currency.Major(amount, c.MinorUnits) + " " + code
 }
 
 func describeMethod(m *payments.Method) string {

@@ -89,14 +89,6 @@ func (s *Set) Body(name string) ([]byte, bool) {
 	return f.body, true
 }
 
-// Compress compresses every file now rather than at its first request
-// (a server may call it in the background at start).
-func (s *Set) Compress() {
-	for _, f := range s.files {
-		f.compressed()
-	}
-}
-
 // compressed is the file's gzip form, made the first time it is needed.
 func (f *file) compressed() []byte {
 	f.once.Do(func() {
